@@ -21,12 +21,9 @@ static void attention_softmax_rows(real *p, int64_t rows, int T)
         real mx = row[0];
         for (int j = 1; j < T; j++)
             mx = row[j] > mx ? row[j] : mx;
-        real s = 0;
-        for (int j = 0; j < T; j++) {
+        for (int j = 0; j < T; j++)
             row[j] = r_exp(row[j] - mx);
-            s += row[j];
-        }
-        real inv = 1 / s;
+        real inv = 1 / ops_sum(row, T);
         for (int j = 0; j < T; j++)
             row[j] *= inv;
     }
@@ -58,9 +55,7 @@ static void attention_softmax_backward_rows(real *dp, const real *p, int64_t row
     for (int64_t r = 0; r < rows; r++) {
         real *g = dp + (size_t)r * T;
         const real *pr = p + (size_t)r * T;
-        real s = 0;
-        for (int j = 0; j < T; j++)
-            s += g[j] * pr[j];
+        real s = ops_dot(g, pr, T);
         for (int j = 0; j < T; j++)
             g[j] = pr[j] * (g[j] - s);
     }

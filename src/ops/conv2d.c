@@ -100,11 +100,7 @@ static void conv_weight_sparse(const ops_sink_t *dw, const real *dyb, const real
 #pragma omp parallel for schedule(static)
     for (int64_t k = 0; k < dw->nnz; k++) {
         int64_t e = dw->index[k];
-        const real *a = dyb + (size_t)(e / K) * P, *c = col + (size_t)(e % K) * P;
-        real s = 0;
-        for (int p = 0; p < P; p++)
-            s += a[p] * c[p];
-        dw->values[k] += s;
+        dw->values[k] += ops_dot(dyb + (size_t)(e / K) * P, col + (size_t)(e % K) * P, P);
     }
 }
 
@@ -117,11 +113,8 @@ static real conv_bias_grad(const void *ctx, int64_t o)
 {
     const conv_bias_ctx *c = ctx;
     real s = 0;
-    for (int b = 0; b < c->B; b++) {
-        const real *r = c->dy + ((size_t)b * c->O + o) * c->P;
-        for (int p = 0; p < c->P; p++)
-            s += r[p];
-    }
+    for (int b = 0; b < c->B; b++)
+        s += ops_sum(c->dy + ((size_t)b * c->O + o) * c->P, c->P);
     return s;
 }
 

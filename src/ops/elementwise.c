@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ops/real.h"
+#include "ops/ops_internal.h"
 
 void OPS_NAME(concat_channels_forward)(real *y, const real *a, const real *b, int B, int C1, int C2, int HW)
 {
@@ -45,11 +46,7 @@ void OPS_NAME(add_channel_bias_backward)(real *dt, const real *dh, int B, int C,
 {
 #pragma omp parallel for schedule(static)
     for (int bc = 0; bc < B * C; bc++) {
-        const real *row = dh + (size_t)bc * HW;
-        real s = 0;
-        for (int p = 0; p < HW; p++)
-            s += row[p];
-        dt[bc] += s;
+        dt[bc] += ops_sum(dh + (size_t)bc * HW, HW);
     }
 }
 

@@ -5,6 +5,38 @@
 #include "ops/real.h"
 #include "ops/ops_internal.h"
 
+/* Double sums with independent lanes combined in a fixed order (vectorisable, deterministic). */
+#define GN_LANES 8
+
+static double gn_combine(double *acc)
+{
+    for (int w = GN_LANES / 2; w > 0; w /= 2)
+        for (int j = 0; j < w; j++)
+            acc[j] += acc[j + w];
+    return acc[0];
+}
+
+/* Σ (a − ca)·(b − cb) over n; with b == NULL, Σ (a − ca). */
+static double gn_sum(const real *a, double ca, const real *b, double cb, size_t n)
+{
+    double acc[GN_LANES] = {0};
+    size_t p = 0;
+    if (b) {
+        for (; p + GN_LANES <= n; p += GN_LANES)
+            for (int j = 0; j < GN_LANES; j++)
+                acc[j] += ((double)a[p + j] - ca) * ((double)b[p + j] - cb);
+        for (int j = 0; p < n; p++, j++)
+            acc[j] += ((double)a[p] - ca) * ((double)b[p] - cb);
+    } else {
+        for (; p + GN_LANES <= n; p += GN_LANES)
+            for (int j = 0; j < GN_LANES; j++)
+                acc[j] += (double)a[p + j] - ca;
+        for (int j = 0; p < n; p++, j++)
+            acc[j] += (double)a[p] - ca;
+    }
+    return gn_combine(acc);
+}
+
 void OPS_NAME(groupnorm_forward)(real *y, real *mean, real *rstd, const real *x, const real *gamma,
                                  const real *beta, int B, int C, int HW, int G, real eps)
 {
@@ -14,15 +46,10 @@ void OPS_NAME(groupnorm_forward)(real *y, real *mean, real *rstd, const real *x,
     for (int bg = 0; bg < B * G; bg++) {
         const real *xg = x + (size_t)bg * n;
         real *yg = y + (size_t)bg * n;
-        double s = 0, ss = 0;
-        for (size_t i = 0; i < n; i++)
-            s += xg[i];
-        double m = s / (double)n;
-        for (size_t i = 0; i < n; i++) { /* two passes: no cancellation in E[x²] − E[x]² */
-            double d = xg[i] - m;
-            ss += d * d;
-        }
-        real mr = (real)m, rs = (real)(1.0 / sqrt(ss / (double)n + (double)eps));
+        double m = gn_sum(xg, 0, NULL, 0, n) / (double)n;
+        /* two passes: no cancellation in E[x²] − E[x]² */
+        double var = gn_sum(xg, m, xg, m, n) / (double)n;
+        real mr = (real)m, rs = (real)(1.0 / sqrt(var + (double)eps));
         mean[bg] = mr;
         rstd[bg] = rs;
         int g = bg % G;
@@ -42,7 +69,7 @@ typedef struct {
     int B, C, HW, G;
 } gn_param_ctx;
 
-/* dgamma[c] = Σ_{b,p} dy · x̂ */
+/* dgamma[c] = Σ_{b,p} dy · x̂ = Σ_b rstd · Σ_p dy · (x − mean) */
 static real gn_gamma_grad(const void *ctx, int64_t c)
 {
     const gn_param_ctx *k = ctx;
@@ -50,9 +77,8 @@ static real gn_gamma_grad(const void *ctx, int64_t c)
     double s = 0;
     for (int b = 0; b < k->B; b++) {
         size_t off = ((size_t)b * k->C + c) * k->HW;
-        real m = k->mean[b * k->G + g], r = k->rstd[b * k->G + g];
-        for (int p = 0; p < k->HW; p++)
-            s += (double)(k->dy[off + p] * ((k->x[off + p] - m) * r));
+        int bg = b * k->G + g;
+        s += (double)k->rstd[bg] * gn_sum(k->dy + off, 0, k->x + off, k->mean[bg], k->HW);
     }
     return (real)s;
 }
@@ -62,11 +88,8 @@ static real gn_beta_grad(const void *ctx, int64_t c)
 {
     const gn_param_ctx *k = ctx;
     double s = 0;
-    for (int b = 0; b < k->B; b++) {
-        const real *r = k->dy + ((size_t)b * k->C + c) * k->HW;
-        for (int p = 0; p < k->HW; p++)
-            s += r[p];
-    }
+    for (int b = 0; b < k->B; b++)
+        s += gn_sum(k->dy + ((size_t)b * k->C + c) * k->HW, 0, NULL, 0, k->HW);
     return (real)s;
 }
 
@@ -85,15 +108,12 @@ void OPS_NAME(groupnorm_backward)(real *dx, const ops_sink_t *dgamma, const ops_
             real m = mean[bg], r = rstd[bg];
             double sg = 0, sgx = 0;
             for (int cl = 0; cl < Cg; cl++) {
-                real a = gamma ? gamma[g * Cg + cl] : 1;
-                for (int p = 0; p < HW; p++) {
-                    size_t i = off + (size_t)cl * HW + p;
-                    real gh = dy[i] * a;
-                    sg += gh;
-                    sgx += (double)(gh * ((x[i] - m) * r));
-                }
+                size_t o = off + (size_t)cl * HW;
+                double a = gamma ? gamma[g * Cg + cl] : 1;
+                sg += a * gn_sum(dy + o, 0, NULL, 0, HW);
+                sgx += a * gn_sum(dy + o, 0, x + o, m, HW);
             }
-            real mg = (real)(sg / (double)n), mgx = (real)(sgx / (double)n);
+            real mg = (real)(sg / (double)n), mgx = (real)(sgx * r / (double)n);
             for (int cl = 0; cl < Cg; cl++) {
                 real a = gamma ? gamma[g * Cg + cl] : 1;
                 for (int p = 0; p < HW; p++) {
