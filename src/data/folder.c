@@ -27,6 +27,7 @@
 /* Largest caption file read: captions are one line of text. */
 #define CAPTION_MAX_BYTES (1 << 20)
 #define PIXEL_HALF_RANGE 127.5f
+#define UTF8_BOM "\xef\xbb\xbf"
 
 typedef struct {
     char *path;      /* image file */
@@ -142,7 +143,8 @@ static sara_status dir_list(const char *dir, char ***names, int *n)
         free(v);
         return s;
     }
-    qsort(v, (size_t)count, sizeof *v, cmp_str);
+    if (count > 1)
+        qsort(v, (size_t)count, sizeof *v, cmp_str);
     *names = v;
     *n = count;
     return SARA_OK;
@@ -238,6 +240,8 @@ static sara_status folder_from_jsonl(folder_list *l, const char *meta)
     sara_status s = SARA_OK;
     while (s == SARA_OK && (len = getline(&line, &cap, fp)) >= 0) {
         lineno++;
+        if (lineno == 1 && !strncmp(line, UTF8_BOM, strlen(UTF8_BOM))) /* editors on Windows add one */
+            memmove(line, line + strlen(UTF8_BOM), strlen(line) - strlen(UTF8_BOM) + 1);
         if (!str_trim(line)[0])
             continue;
         s = jsonl_line(l, meta, lineno, line, strlen(line), parsed++ == 0);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* jpeglib.h needs FILE and size_t declared first. */
 #include <jpeglib.h>
@@ -29,13 +30,12 @@ static sara_status file_read_all(const char *path, uint8_t **data, size_t *size)
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return sara_fail(SARA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    long n = -1;
-    if (fseek(fp, 0, SEEK_END) == 0)
-        n = ftell(fp);
-    if (n < 0 || fseek(fp, 0, SEEK_SET) != 0) {
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(fp);
-        return sara_fail(SARA_ERR_IO, "%s: cannot read (not a regular file?)", path);
+        return sara_fail(SARA_ERR_IO, "%s: cannot read: not a regular file", path);
     }
+    long n = (long)st.st_size;
     uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
     if (!buf) {
         fclose(fp);
@@ -106,7 +106,8 @@ static int png_decode_body(png_structp png, png_infop info, png_ctx *ctx, int *w
         png_set_expand_gray_1_2_4_to_8(png);
     if (depth == 16)
         png_set_scale_16(png);
-    if (color & PNG_COLOR_MASK_ALPHA)
+    /* Palette expansion also turns tRNS into an alpha channel, so strip that too. */
+    if ((color & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS))
         png_set_strip_alpha(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
