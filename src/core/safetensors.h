@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sara/sara.h"
 
@@ -49,6 +50,16 @@ const char *safetensors_meta(const st_file *f, const char *key);
 sara_status safetensors_read_f32(const st_file *f, const st_tensor *t, float *dst);
 /* Converts any integer dtype (and BOOL) to int64 into dst (t->numel); float dtypes are an error. */
 sara_status safetensors_read_i64(const st_file *f, const st_tensor *t, int64_t *dst);
+
+/* Prints a shape as "(a, b)" ("()" for a scalar), truncated to n bytes. */
+void st_shape_string(char *buf, size_t n, int ndim, const int64_t *shape);
+/* Exact conversions of one IEEE binary16 / bfloat16 value (subnormals, inf and NaN included). */
+float st_half_to_float(uint16_t h);
+float st_bf16_to_float(uint16_t b);
+
+/* What `sara inspect FILE` shows: every tensor (name, dtype, shape, numel) sorted by name, the
+ * total element count, and the metadata, as an aligned table on `out`. */
+sara_status safetensors_describe(const char *path, FILE *out);
 
 /* Writer: collect tensors (data pointers are borrowed until write) and metadata, then
  * write atomically (temp file, fsync, rename). Names are written in sorted order. */
