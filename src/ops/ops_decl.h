@@ -18,12 +18,13 @@ void OPS_NAME(ops_gemm)(int trans_a, int trans_b, int M, int N, int K, OPS_REAL 
                         const OPS_REAL *A, int lda, const OPS_REAL *B, int ldb, OPS_REAL beta,
                         OPS_REAL *C, int ldc);
 
-/* ---- linear: y (N, O) = x (N, I) · wᵀ (I, O) + b (O); b may be NULL. ---- */
+/* ---- linear: y (N, O) = x (N, In) · wᵀ (In, O) + b (O); b may be NULL.
+ * (Not `I`: <complex.h>, pulled in by cblas.h and lapacke.h, defines I as a macro.) ---- */
 void OPS_NAME(linear_forward)(OPS_REAL *y, const OPS_REAL *x, const OPS_REAL *w, const OPS_REAL *b,
-                              int N, int I, int O);
-/* dx (N, I) += dy · w; dw sink += dyᵀ · x (O, I); db sink += Σ_n dy (O). */
+                              int N, int In, int O);
+/* dx (N, In) += dy · w; dw sink += dyᵀ · x (O, In); db sink += Σ_n dy (O). */
 void OPS_NAME(linear_backward)(OPS_REAL *dx, const OPS_NAME(ops_sink) *dw, const OPS_NAME(ops_sink) *db,
-                               const OPS_REAL *dy, const OPS_REAL *x, const OPS_REAL *w, int N, int I, int O);
+                               const OPS_REAL *dy, const OPS_REAL *x, const OPS_REAL *w, int N, int In, int O);
 
 /* ---- conv2d: y (B, O, Ho, Wo) = conv(x (B, C, H, W), w (O, C, KH, KW)) + b (O); b may be NULL. ---- */
 void OPS_NAME(conv2d_forward)(OPS_REAL *y, const OPS_REAL *x, const OPS_REAL *w, const OPS_REAL *b,

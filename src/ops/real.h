@@ -1,4 +1,4 @@
-/* real.h — included first by every src/ops/*.c: picks the working type. Without OPS_DOUBLE,
+/* real.h — included first by every .c file in src/ops: picks the working type. Without OPS_DOUBLE,
  * `real` is float and OPS_NAME(f) is f; with -DOPS_DOUBLE (the build's second pass) `real` is
  * double and OPS_NAME(f) is f_f64. ops_sink below is the sink type of the current precision. */
 #ifndef SARA_OPS_REAL_H

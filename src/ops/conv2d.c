@@ -1,0 +1,152 @@
+/* conv2d.c — 2-D convolution (NCHW, asymmetric zero padding, stride) by im2col + gemm, one
+ * batch item at a time so the scratch is one item's columns. Backward: dx through gemm into
+ * columns then col2im (+=); the weight gradient as one gemm per item for a dense sink, or as
+ * a sampled dense-dense product over only the selected entries for a sparse sink. */
+#include "ops/real.h"
+#include "ops/ops_internal.h"
+
+#ifndef OPS_DOUBLE
+size_t conv2d_scratch_numel(const ops_conv_shape *s)
+{
+    return (size_t)s->C * s->KH * s->KW * (size_t)ops_conv_out_h(s) * (size_t)ops_conv_out_w(s);
+}
+#endif
+
+/* A 1×1, stride-1, unpadded convolution is a plain matrix product on x itself: no columns. */
+static int conv_is_pointwise(const ops_conv_shape *s)
+{
+    return s->KH == 1 && s->KW == 1 && s->stride == 1 && !s->pad_t && !s->pad_l && !s->pad_b && !s->pad_r;
+}
+
+/* col (C·KH·KW, Ho·Wo) from one item's x (C, H, W); zero where the window is in the padding. */
+static void conv_im2col(real *col, const real *x, const ops_conv_shape *s)
+{
+    int Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s), rows = s->C * s->KH * s->KW;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        int c = r / (s->KH * s->KW), kh = (r / s->KW) % s->KH, kw = r % s->KW;
+        const real *xc = x + (size_t)c * s->H * s->W;
+        real *dst = col + (size_t)r * Ho * Wo;
+        for (int ho = 0; ho < Ho; ho++) {
+            int ih = ho * s->stride - s->pad_t + kh;
+            real *drow = dst + (size_t)ho * Wo;
+            if (ih < 0 || ih >= s->H) {
+                for (int wo = 0; wo < Wo; wo++)
+                    drow[wo] = 0;
+                continue;
+            }
+            const real *xrow = xc + (size_t)ih * s->W;
+            for (int wo = 0; wo < Wo; wo++) {
+                int iw = wo * s->stride - s->pad_l + kw;
+                drow[wo] = (iw >= 0 && iw < s->W) ? xrow[iw] : 0;
+            }
+        }
+    }
+}
+
+/* dx (C, H, W) += col2im(col (C·KH·KW, Ho·Wo)); one thread per input channel, fixed order. */
+static void conv_col2im_add(real *dx, const real *col, const ops_conv_shape *s)
+{
+    int Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < s->C; c++) {
+        real *dxc = dx + (size_t)c * s->H * s->W;
+        for (int kh = 0; kh < s->KH; kh++)
+            for (int kw = 0; kw < s->KW; kw++) {
+                const real *src = col + ((size_t)(c * s->KH + kh) * s->KW + kw) * Ho * Wo;
+                for (int ho = 0; ho < Ho; ho++) {
+                    int ih = ho * s->stride - s->pad_t + kh;
+                    if (ih < 0 || ih >= s->H)
+                        continue;
+                    real *dxrow = dxc + (size_t)ih * s->W;
+                    const real *srow = src + (size_t)ho * Wo;
+                    for (int wo = 0; wo < Wo; wo++) {
+                        int iw = wo * s->stride - s->pad_l + kw;
+                        if (iw >= 0 && iw < s->W)
+                            dxrow[iw] += srow[wo];
+                    }
+                }
+            }
+    }
+}
+
+void OPS_NAME(conv2d_forward)(real *y, const real *x, const real *w, const real *b, const ops_conv_shape *s,
+                              real *scratch)
+{
+    int Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s), P = Ho * Wo, K = s->C * s->KH * s->KW;
+    for (int bi = 0; bi < s->B; bi++) {
+        const real *xb = x + (size_t)bi * s->C * s->H * s->W; /* (C, H, W) */
+        real *yb = y + (size_t)bi * s->O * P;                  /* (O, Ho·Wo) */
+        const real *col = xb;                                  /* (K, Ho·Wo) */
+        if (!conv_is_pointwise(s)) {
+            conv_im2col(scratch, xb, s);
+            col = scratch;
+        }
+        OPS_NAME(ops_gemm)(0, 0, s->O, P, K, 1, w, K, col, P, 0, yb, P);
+    }
+    if (!b)
+        return;
+#pragma omp parallel for schedule(static)
+    for (int bo = 0; bo < s->B * s->O; bo++) {
+        real *yr = y + (size_t)bo * P, bias = b[bo % s->O];
+        for (int p = 0; p < P; p++)
+            yr[p] += bias;
+    }
+}
+
+/* values[k] += Σ_p dy[o_k, p] · col[r_k, p] for one batch item, e_k = o_k·K + r_k. */
+static void conv_weight_sparse(const ops_sink_t *dw, const real *dyb, const real *col, int K, int P)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < dw->nnz; k++) {
+        int64_t e = dw->index[k];
+        dw->values[k] += ops_dot(dyb + (size_t)(e / K) * P, col + (size_t)(e % K) * P, P);
+    }
+}
+
+typedef struct {
+    const real *dy; /* (B, O, P) */
+    int B, O, P;
+} conv_bias_ctx;
+
+static real conv_bias_grad(const void *ctx, int64_t o)
+{
+    const conv_bias_ctx *c = ctx;
+    real s = 0;
+    for (int b = 0; b < c->B; b++)
+        s += ops_sum(c->dy + ((size_t)b * c->O + o) * c->P, c->P);
+    return s;
+}
+
+void OPS_NAME(conv2d_backward)(real *dx, const ops_sink_t *dw, const ops_sink_t *db, const real *dy, const real *x,
+                               const real *w, const ops_conv_shape *s, real *scratch)
+{
+    int Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s), P = Ho * Wo, K = s->C * s->KH * s->KW;
+    int pointwise = conv_is_pointwise(s), want_w = ops_sink_wanted(dw);
+    for (int bi = 0; bi < s->B; bi++) {
+        const real *xb = x + (size_t)bi * s->C * s->H * s->W; /* (C, H, W) */
+        const real *dyb = dy + (size_t)bi * s->O * P;          /* (O, P) */
+        if (want_w) {
+            const real *col = xb; /* (K, P) */
+            if (!pointwise) {
+                conv_im2col(scratch, xb, s);
+                col = scratch;
+            }
+            if (dw->kind == OPS_SINK_DENSE) /* dw (O, K) += dy (O, P) · colᵀ (P, K) */
+                OPS_NAME(ops_gemm)(0, 1, s->O, K, P, 1, dyb, P, col, P, 1, dw->dense, K);
+            else
+                conv_weight_sparse(dw, dyb, col, K, P);
+        }
+        if (dx) {
+            real *dxb = dx + (size_t)bi * s->C * s->H * s->W;
+            if (pointwise) { /* dx (C, HW) += wᵀ (C, O) · dy (O, HW) */
+                OPS_NAME(ops_gemm)(1, 0, K, P, s->O, 1, w, K, dyb, P, 1, dxb, P);
+            } else { /* dcol (K, P) = wᵀ (K, O) · dy (O, P), then scattered back */
+                OPS_NAME(ops_gemm)(1, 0, K, P, s->O, 1, w, K, dyb, P, 0, scratch, P);
+                conv_col2im_add(dxb, scratch, s);
+            }
+        }
+    }
+    conv_bias_ctx bc = {dy, s->B, s->O, P};
+    OPS_NAME(ops_sink_each)(db, s->O, conv_bias_grad, &bc);
+}

@@ -1,0 +1,77 @@
+/* linear.c — fully connected layer y = x·wᵀ + b, forward and backward. The weight gradient
+ * goes to its sink either as one BLAS product (dense) or, for a sparse sink, as a sampled
+ * dense-dense product that touches only the selected (o, i) entries. */
+#include "ops/real.h"
+#include "ops/ops_internal.h"
+
+/* Selected entries handled together so that each row n of dy and x is read once per block
+ * (cache-friendly) while every entry is still summed over n in ascending order. */
+#define LINEAR_SPARSE_BLOCK 256
+
+void OPS_NAME(linear_forward)(real *y, const real *x, const real *w, const real *b, int N, int In, int O)
+{
+    /* y (N, O) = x (N, In) · wᵀ (In, O) */
+    OPS_NAME(ops_gemm)(0, 1, N, O, In, 1, x, In, w, In, 0, y, O);
+    if (!b)
+        return;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++)
+            y[(size_t)n * O + o] += b[o];
+}
+
+typedef struct {
+    const real *dy; /* (N, O) */
+    int N, O;
+} linear_bias_ctx;
+
+static real linear_bias_grad(const void *ctx, int64_t o)
+{
+    const linear_bias_ctx *c = ctx;
+    real s = 0;
+    for (int n = 0; n < c->N; n++)
+        s += c->dy[(size_t)n * c->O + o];
+    return s;
+}
+
+/* values[k] += Σ_n dy[n, o_k] · x[n, i_k] for the selected flat indices e_k = o_k·In + i_k. */
+static void linear_weight_sparse(const ops_sink_t *dw, const real *dy, const real *x, int N, int In, int O)
+{
+    int64_t nnz = dw->nnz;
+    int64_t nblocks = (nnz + LINEAR_SPARSE_BLOCK - 1) / LINEAR_SPARSE_BLOCK;
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < nblocks; blk++) {
+        int64_t k0 = blk * LINEAR_SPARSE_BLOCK;
+        int cnt = (int)(nnz - k0 < LINEAR_SPARSE_BLOCK ? nnz - k0 : LINEAR_SPARSE_BLOCK);
+        const int64_t *idx = dw->index + k0;
+        int oo[LINEAR_SPARSE_BLOCK], ii[LINEAR_SPARSE_BLOCK];
+        real acc[LINEAR_SPARSE_BLOCK];
+        for (int j = 0; j < cnt; j++) {
+            oo[j] = (int)(idx[j] / In);
+            ii[j] = (int)(idx[j] % In);
+            acc[j] = 0;
+        }
+        for (int n = 0; n < N; n++) {
+            const real *dyn = dy + (size_t)n * O, *xn = x + (size_t)n * In;
+            for (int j = 0; j < cnt; j++)
+                acc[j] += dyn[oo[j]] * xn[ii[j]];
+        }
+        for (int j = 0; j < cnt; j++)
+            dw->values[k0 + j] += acc[j];
+    }
+}
+
+void OPS_NAME(linear_backward)(real *dx, const ops_sink_t *dw, const ops_sink_t *db, const real *dy,
+                               const real *x, const real *w, int N, int In, int O)
+{
+    if (dx) /* dx (N, In) += dy (N, O) · w (O, In) */
+        OPS_NAME(ops_gemm)(0, 0, N, In, O, 1, dy, O, w, In, 1, dx, In);
+    if (ops_sink_wanted(dw)) {
+        if (dw->kind == OPS_SINK_DENSE) /* dw (O, In) += dyᵀ (O, N) · x (N, In) */
+            OPS_NAME(ops_gemm)(1, 0, O, In, N, 1, dy, O, x, In, 1, dw->dense, In);
+        else
+            linear_weight_sparse(dw, dy, x, N, In, O);
+    }
+    linear_bias_ctx bc = {dy, N, O};
+    OPS_NAME(ops_sink_each)(db, O, linear_bias_grad, &bc);
+}

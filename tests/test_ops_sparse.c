@@ -1,0 +1,227 @@
+/* test_ops_sparse.c — a sparse parameter sink must deliver exactly the gather of the dense
+ * gradient: for a random sorted index subset (always holding the first and last element),
+ * values[k] after backward == dense[index[k]] after backward, both starting from the same
+ * non-zero contents (so += is checked too). Float kernels, the engine's precision; the sparse
+ * paths sum in a different order than BLAS, hence a small tolerance rather than bit equality.
+ * Also: backward is bit-identical when repeated (fixed thread count). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "ops/ops.h"
+#include "test.h"
+
+/* Float sums of a few hundred O(1) products in two different orders. */
+#define SPARSE_ATOL 1e-5
+#define SPARSE_RTOL 1e-5
+/* Fraction of entries selected: large enough to span several 256-entry blocks in linear. */
+#define SPARSE_KEEP 0.3
+
+/* Everything one parameter's sink comparison needs; sp_free releases it. */
+typedef struct {
+    int64_t numel, nnz;
+    float *dense;    /* (numel) the dense sink */
+    int64_t *index;  /* (nnz) */
+    float *values;   /* (nnz) the sparse sink */
+    float *gathered; /* (nnz) dense[index] after backward */
+} sp_param;
+
+static void sp_free(sp_param *p)
+{
+    free(p->dense);
+    free(p->index);
+    free(p->values);
+    free(p->gathered);
+    memset(p, 0, sizeof *p);
+}
+
+/* Random dense start, random sorted subset holding 0 and numel−1, values = dense[index]. */
+static int sp_make(sp_param *p, int64_t numel, sara_rng *r)
+{
+    memset(p, 0, sizeof *p);
+    p->numel = numel;
+    p->dense = malloc((size_t)numel * sizeof(float));
+    p->index = malloc((size_t)numel * sizeof(int64_t));
+    p->values = malloc((size_t)numel * sizeof(float));
+    p->gathered = malloc((size_t)numel * sizeof(float));
+    if (!p->dense || !p->index || !p->values || !p->gathered)
+        return 0;
+    rng_fill_normal(r, p->dense, numel);
+    for (int64_t e = 0; e < numel; e++)
+        if (e == 0 || e == numel - 1 || rng_uniform(r) < SPARSE_KEEP)
+            p->index[p->nnz++] = e;
+    for (int64_t k = 0; k < p->nnz; k++)
+        p->values[k] = p->dense[p->index[k]];
+    return 1;
+}
+
+static ops_sink sp_dense_sink(sp_param *p)
+{
+    return (ops_sink){.kind = OPS_SINK_DENSE, .dense = p->dense};
+}
+
+static ops_sink sp_sparse_sink(sp_param *p)
+{
+    return (ops_sink){.kind = OPS_SINK_SPARSE, .index = p->index, .values = p->values, .nnz = p->nnz};
+}
+
+static int sp_compare(const char *what, sp_param *p)
+{
+    for (int64_t k = 0; k < p->nnz; k++)
+        p->gathered[k] = p->dense[p->index[k]];
+    return test_allclose_f32(what, p->values, p->gathered, (size_t)p->nnz, SPARSE_ATOL, SPARSE_RTOL);
+}
+
+static float *randn_f32(sara_rng *r, int64_t n)
+{
+    float *p = malloc((size_t)n * sizeof *p);
+    if (p)
+        rng_fill_normal(r, p, n);
+    return p;
+}
+
+TEST(ops_sparse_sink_linear)
+{
+    sara_rng r;
+    rng_seed(&r, 21);
+    enum { N = 7, IN = 300, O = 5 };
+    float *x = randn_f32(&r, N * IN), *w = randn_f32(&r, O * IN), *dy = randn_f32(&r, N * O);
+    sp_param pw = {0}, pb = {0};
+    int ok = x && w && dy && sp_make(&pw, O * IN, &r) && sp_make(&pb, O, &r);
+    if (ok) {
+        ops_sink dw = sp_dense_sink(&pw), db = sp_dense_sink(&pb);
+        linear_backward(NULL, &dw, &db, dy, x, w, N, IN, O);
+        dw = sp_sparse_sink(&pw);
+        db = sp_sparse_sink(&pb);
+        linear_backward(NULL, &dw, &db, dy, x, w, N, IN, O);
+        ok = sp_compare("linear dw sparse", &pw) && sp_compare("linear db sparse", &pb);
+    }
+    free(x), free(w), free(dy);
+    sp_free(&pw), sp_free(&pb);
+    CHECK(ok);
+}
+
+/* One conv shape: weight and bias sinks, sparse against dense. */
+static int conv_sparse_case(const char *name, ops_conv_shape s, uint64_t seed)
+{
+    sara_rng r;
+    rng_seed(&r, seed);
+    int64_t nx = (int64_t)s.B * s.C * s.H * s.W, nw = (int64_t)s.O * s.C * s.KH * s.KW;
+    int64_t ny = (int64_t)s.B * s.O * ops_conv_out_h(&s) * ops_conv_out_w(&s);
+    float *x = randn_f32(&r, nx), *w = randn_f32(&r, nw), *dy = randn_f32(&r, ny);
+    float *scratch = malloc(conv2d_scratch_numel(&s) * sizeof(float));
+    sp_param pw = {0}, pb = {0};
+    int ok = x && w && dy && scratch && sp_make(&pw, nw, &r) && sp_make(&pb, s.O, &r);
+    if (ok) {
+        ops_sink dw = sp_dense_sink(&pw), db = sp_dense_sink(&pb);
+        conv2d_backward(NULL, &dw, &db, dy, x, w, &s, scratch);
+        dw = sp_sparse_sink(&pw);
+        db = sp_sparse_sink(&pb);
+        conv2d_backward(NULL, &dw, &db, dy, x, w, &s, scratch);
+        char what[96];
+        snprintf(what, sizeof what, "%s dw sparse", name);
+        ok = sp_compare(what, &pw);
+        snprintf(what, sizeof what, "%s db sparse", name);
+        ok = ok && sp_compare(what, &pb);
+    }
+    free(x), free(w), free(dy), free(scratch);
+    sp_free(&pw), sp_free(&pb);
+    return ok;
+}
+
+TEST(ops_sparse_sink_conv2d)
+{
+    /* B, C, H, W, O, KH, KW, stride, pad_t, pad_l, pad_b, pad_r */
+    CHECK(conv_sparse_case("conv 3x3 s2 pad(0,1,1,0)", (ops_conv_shape){2, 4, 7, 7, 5, 3, 3, 2, 0, 1, 1, 0}, 22));
+    CHECK(conv_sparse_case("conv 3x3 s1 pad(1,1,1,1)", (ops_conv_shape){2, 6, 6, 5, 8, 3, 3, 1, 1, 1, 1, 1}, 23));
+    CHECK(conv_sparse_case("conv 1x1 pointwise", (ops_conv_shape){2, 6, 5, 5, 4, 1, 1, 1, 0, 0, 0, 0}, 24));
+}
+
+TEST(ops_sparse_sink_groupnorm)
+{
+    sara_rng r;
+    rng_seed(&r, 25);
+    enum { B = 2, C = 6, HW = 9, G = 3, N = B * C * HW };
+    float *x = randn_f32(&r, N), *gamma = randn_f32(&r, C), *beta = randn_f32(&r, C), *dy = randn_f32(&r, N);
+    float y[N], mean[B * G], rstd[B * G];
+    sp_param pg = {0}, pb = {0};
+    int ok = x && gamma && beta && dy && sp_make(&pg, C, &r) && sp_make(&pb, C, &r);
+    if (ok) {
+        groupnorm_forward(y, mean, rstd, x, gamma, beta, B, C, HW, G, 1e-5f);
+        ops_sink dg = sp_dense_sink(&pg), db = sp_dense_sink(&pb);
+        groupnorm_backward(NULL, &dg, &db, dy, x, mean, rstd, gamma, B, C, HW, G);
+        dg = sp_sparse_sink(&pg);
+        db = sp_sparse_sink(&pb);
+        groupnorm_backward(NULL, &dg, &db, dy, x, mean, rstd, gamma, B, C, HW, G);
+        ok = sp_compare("groupnorm dgamma sparse", &pg) && sp_compare("groupnorm dbeta sparse", &pb);
+    }
+    free(x), free(gamma), free(beta), free(dy);
+    sp_free(&pg), sp_free(&pb);
+    CHECK(ok);
+}
+
+TEST(ops_sparse_sink_embedding)
+{
+    sara_rng r;
+    rng_seed(&r, 26);
+    enum { N = 6, V = 7, D = 4 };
+    static const int64_t ids[N] = {6, 2, 0, 2, 6, 2}; /* repeats, first and last rows, unused rows */
+    float *dy = randn_f32(&r, N * D);
+    sp_param pt = {0};
+    int ok = dy && sp_make(&pt, V * D, &r);
+    if (ok) {
+        ops_sink dt = sp_dense_sink(&pt);
+        embedding_backward(&dt, dy, ids, N, V, D);
+        dt = sp_sparse_sink(&pt);
+        embedding_backward(&dt, dy, ids, N, V, D);
+        ok = sp_compare("embedding dtable sparse", &pt);
+    }
+    free(dy);
+    sp_free(&pt);
+    CHECK(ok);
+}
+
+TEST(ops_sink_add_dense_and_none)
+{
+    sara_rng r;
+    rng_seed(&r, 27);
+    enum { N = 50 };
+    float g[N];
+    rng_fill_normal(&r, g, N);
+    sp_param p = {0};
+    int ok = sp_make(&p, N, &r);
+    if (ok) {
+        ops_sink none = {.kind = OPS_SINK_NONE}, d = sp_dense_sink(&p), s = sp_sparse_sink(&p);
+        ops_sink_add_dense(&none, g, N); /* touches nothing */
+        ops_sink_add_dense(NULL, g, N);
+        ops_sink_add_dense(&d, g, N);
+        ops_sink_add_dense(&s, g, N);
+        ok = sp_compare("sink_add_dense", &p);
+    }
+    sp_free(&p);
+    CHECK(ok);
+}
+
+/* Same inputs, same thread count: bit-identical gradients (the determinism contract). */
+TEST(ops_backward_is_deterministic)
+{
+    sara_rng r;
+    rng_seed(&r, 28);
+    ops_conv_shape s = {2, 8, 9, 9, 6, 3, 3, 1, 1, 1, 1, 1};
+    int64_t nx = (int64_t)s.B * s.C * s.H * s.W, nw = (int64_t)s.O * s.C * 9, ny = (int64_t)s.B * s.O * 81;
+    float *x = randn_f32(&r, nx), *w = randn_f32(&r, nw), *dy = randn_f32(&r, ny);
+    float *scratch = malloc(conv2d_scratch_numel(&s) * sizeof(float));
+    float *dx[2] = {calloc((size_t)nx, sizeof(float)), calloc((size_t)nx, sizeof(float))};
+    float *dw[2] = {calloc((size_t)nw, sizeof(float)), calloc((size_t)nw, sizeof(float))};
+    float db[2][6] = {{0}};
+    int ok = x && w && dy && scratch && dx[0] && dx[1] && dw[0] && dw[1];
+    for (int run = 0; ok && run < 2; run++) {
+        ops_sink sw = {.kind = OPS_SINK_DENSE, .dense = dw[run]}, sb = {.kind = OPS_SINK_DENSE, .dense = db[run]};
+        conv2d_backward(dx[run], &sw, &sb, dy, x, w, &s, scratch);
+    }
+    if (ok)
+        ok = !memcmp(dx[0], dx[1], (size_t)nx * sizeof(float)) && !memcmp(dw[0], dw[1], (size_t)nw * sizeof(float)) &&
+             !memcmp(db[0], db[1], sizeof db[0]);
+    free(x), free(w), free(dy), free(scratch), free(dx[0]), free(dx[1]), free(dw[0]), free(dw[1]);
+    CHECK(ok);
+}
