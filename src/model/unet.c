@@ -1,0 +1,882 @@
+/* unet.c — UNet2DModel as a flat list of layers (conv, ResNet block, attention block, upsample,
+ * skip concatenation, final norm+SiLU) over a table of activation buffers, plus the time/class
+ * embedding MLP in front. The builder follows diffusers' UNet2DModel.__init__ block by block so
+ * that parameter names are its state_dict keys. Memory: forward activations and backward
+ * temporaries come from two bump arenas whose sizes are found by running the very same layer
+ * code once in "planning" mode (no data, sizes only), so the plan cannot drift from the code. */
+#include "model/unet.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/status.h"
+
+/* Buffers start at 16-float (64-byte) boundaries: cache lines and AVX-512 vectors. */
+#define ARENA_ALIGN_FLOATS 16
+#define UNET_MAX_LAYERS 256
+#define UNET_MAX_BUFS 256
+
+typedef enum { L_CONV, L_RESNET, L_ATTN, L_UPSAMPLE, L_CONCAT, L_NORM_SILU } layer_kind;
+
+typedef struct {
+    float *base;
+    size_t cap, used, peak;   /* in floats */
+    int planning;             /* 1: count sizes only, hand out NULL */
+} arena;
+
+typedef struct { int w, b; ops_conv_shape s; } conv_p;          /* s.B filled per call */
+typedef struct { int g, b; int C, G; float eps; } norm_p;
+typedef struct { int w, b; int I, O; } lin_p;
+
+typedef struct {
+    layer_kind kind;
+    int in, in2, out;          /* activation buffer ids (in2: the skip of a concat) */
+    int C, H, W, Co;           /* input channels and size; output channels (same H, W unless conv/upsample) */
+    conv_p conv;               /* L_CONV */
+    norm_p n1, n2;             /* L_RESNET norm1/norm2; L_NORM_SILU uses n1; L_ATTN uses n1 (group_norm) */
+    conv_p c1, c2, sc;         /* L_RESNET conv1, conv2, conv_shortcut */
+    int has_sc;
+    lin_p tproj;               /* L_RESNET time_emb_proj */
+    lin_p q, k, v, o;          /* L_ATTN to_q, to_k, to_v, to_out.0 */
+    int heads, D;
+    float scale;               /* output divided by this (output_scale_factor / rescale_output_factor) */
+    /* Saved by forward for backward; each (B, ...) as noted at the take() calls. */
+    float *n1_out, *n1_mean, *n1_rstd, *a1, *h, *n2_out, *n2_mean, *n2_rstd, *a2, *sc_out;
+    float *t, *qb, *kb, *vb, *probs, *att, *proj;
+} layer;
+
+typedef struct {
+    int C, H, W;
+    float *data;               /* (B, C, H, W) */
+    float *grad;               /* (B, C, H, W), during backward */
+} act_buf;
+
+struct unet {
+    unet_config cfg;
+    param_table params;
+    sara_status build_status;  /* first failure while building */
+    layer layers[UNET_MAX_LAYERS];
+    int n_layers;
+    act_buf bufs[UNET_MAX_BUFS];
+    int n_bufs;
+    int temb_dim;
+    lin_p time_l1, time_l2;    /* time_embedding.linear_1, linear_2 */
+    int class_emb;             /* class_embedding.weight, or -1 */
+    arena fwd, bwd;
+    float *scratch;            /* (scratch_numel) */
+    size_t scratch_numel;
+    int reserved_B, B;
+    /* time embedding activations, (B, C0) then (B, temb_dim) */
+    float *tsin, *e1, *e1a, *emb, *emb_act;
+    float *demb_act;           /* (B, temb_dim) gradient, accumulated by every ResNet block */
+    const float *in_x, *in_t;  /* inputs of the current forward */
+    const int64_t *in_labels;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* arenas */
+
+static float *take(arena *a, int64_t n)
+{
+    size_t k = ((size_t)n + ARENA_ALIGN_FLOATS - 1) / ARENA_ALIGN_FLOATS * ARENA_ALIGN_FLOATS;
+    float *p = a->planning ? NULL : a->base + a->used;
+    a->used += k;
+    if (a->used > a->peak)
+        a->peak = a->used;
+    return p;
+}
+
+static float *take_zero(arena *a, int64_t n)
+{
+    float *p = take(a, n);
+    if (p)
+        memset(p, 0, (size_t)n * sizeof(float));
+    return p;
+}
+
+static float *P(const unet *m, int i) { return i < 0 ? NULL : params_ptr(&m->params, i); }
+static const ops_sink *S(const ops_sink *sinks, int i) { return sinks && i >= 0 ? &sinks[i] : NULL; }
+
+/* ------------------------------------------------------------------------------------------ */
+/* building: registration of parameters under diffusers' names */
+
+static int reg(unet *m, const char *prefix, const char *suffix, int ndim, int64_t d0, int64_t d1, int64_t d2,
+               int64_t d3)
+{
+    char name[PARAM_NAME_MAX];
+    int64_t shape[4] = {d0, d1, d2, d3};
+    int idx = -1;
+    snprintf(name, sizeof name, "%s.%s", prefix, suffix);
+    sara_status s = params_add(&m->params, name, ndim, shape, &idx);
+    if (s != SARA_OK && m->build_status == SARA_OK)
+        m->build_status = s;
+    return idx;
+}
+
+static conv_p make_conv(unet *m, const char *prefix, int C, int O, int k, int stride, int pad_t, int pad_l,
+                        int pad_b, int pad_r, int H, int W)
+{
+    conv_p c;
+    c.w = reg(m, prefix, "weight", 4, O, C, k, k);
+    c.b = reg(m, prefix, "bias", 1, O, 0, 0, 0);
+    c.s = (ops_conv_shape){.B = 0, .C = C, .H = H, .W = W, .O = O, .KH = k, .KW = k, .stride = stride,
+                           .pad_t = pad_t, .pad_l = pad_l, .pad_b = pad_b, .pad_r = pad_r};
+    return c;
+}
+
+static norm_p make_norm(unet *m, const char *prefix, int C, int G)
+{
+    norm_p n = {.g = reg(m, prefix, "weight", 1, C, 0, 0, 0), .b = reg(m, prefix, "bias", 1, C, 0, 0, 0),
+                .C = C, .G = G, .eps = (float)m->cfg.norm_eps};
+    return n;
+}
+
+static lin_p make_linear(unet *m, const char *prefix, int I, int O)
+{
+    lin_p l = {.w = reg(m, prefix, "weight", 2, O, I, 0, 0), .b = reg(m, prefix, "bias", 1, O, 0, 0, 0), .I = I, .O = O};
+    return l;
+}
+
+static int add_buf(unet *m, int C, int H, int W)
+{
+    if (m->n_bufs >= UNET_MAX_BUFS) {
+        if (m->build_status == SARA_OK)
+            m->build_status = sara_fail(SARA_ERR_UNSUPPORTED, "model too deep: more than %d activations", UNET_MAX_BUFS);
+        return 0;
+    }
+    m->bufs[m->n_bufs] = (act_buf){.C = C, .H = H, .W = W};
+    return m->n_bufs++;
+}
+
+static layer *add_layer(unet *m, layer_kind kind, int in)
+{
+    static layer overflow; /* absorbs writes after a build failure, which is then reported */
+    if (m->n_layers >= UNET_MAX_LAYERS) {
+        if (m->build_status == SARA_OK)
+            m->build_status = sara_fail(SARA_ERR_UNSUPPORTED, "model too deep: more than %d layers", UNET_MAX_LAYERS);
+        return &overflow;
+    }
+    layer *L = &m->layers[m->n_layers++];
+    memset(L, 0, sizeof *L);
+    L->kind = kind;
+    L->in = in;
+    L->C = m->bufs[in].C;
+    L->H = m->bufs[in].H;
+    L->W = m->bufs[in].W;
+    L->scale = 1.0f;
+    return L;
+}
+
+static int build_conv(unet *m, const char *prefix, int in, int O, int k, int stride, int pad_t, int pad_l,
+                      int pad_b, int pad_r)
+{
+    layer *L = add_layer(m, L_CONV, in);
+    L->conv = make_conv(m, prefix, L->C, O, k, stride, pad_t, pad_l, pad_b, pad_r, L->H, L->W);
+    L->Co = O;
+    L->out = add_buf(m, O, ops_conv_out_h(&L->conv.s), ops_conv_out_w(&L->conv.s));
+    return L->out;
+}
+
+static int build_resnet(unet *m, const char *prefix, int in, int O, float scale)
+{
+    char name[PARAM_NAME_MAX];
+    layer *L = add_layer(m, L_RESNET, in);
+    int G = m->cfg.norm_num_groups;
+    L->Co = O;
+    L->scale = scale;
+    snprintf(name, sizeof name, "%s.norm1", prefix);
+    L->n1 = make_norm(m, name, L->C, G);
+    snprintf(name, sizeof name, "%s.conv1", prefix);
+    L->c1 = make_conv(m, name, L->C, O, 3, 1, 1, 1, 1, 1, L->H, L->W);
+    snprintf(name, sizeof name, "%s.time_emb_proj", prefix);
+    L->tproj = make_linear(m, name, m->temb_dim, O);
+    snprintf(name, sizeof name, "%s.norm2", prefix);
+    L->n2 = make_norm(m, name, O, G);
+    snprintf(name, sizeof name, "%s.conv2", prefix);
+    L->c2 = make_conv(m, name, O, O, 3, 1, 1, 1, 1, 1, L->H, L->W);
+    L->has_sc = L->C != O; /* diffusers: use_in_shortcut = in_channels != out_channels */
+    if (L->has_sc) {
+        snprintf(name, sizeof name, "%s.conv_shortcut", prefix);
+        L->sc = make_conv(m, name, L->C, O, 1, 1, 0, 0, 0, 0, L->H, L->W);
+    }
+    L->out = add_buf(m, O, L->H, L->W);
+    return L->out;
+}
+
+/* head_dim 0 means one head as wide as the channels (diffusers: attention_head_dim None). */
+static int build_attention(unet *m, const char *prefix, int in, int head_dim, int groups, float scale)
+{
+    char name[PARAM_NAME_MAX];
+    layer *L = add_layer(m, L_ATTN, in);
+    int C = L->C;
+    L->Co = C;
+    L->scale = scale;
+    L->heads = head_dim > 0 ? C / head_dim : 1;
+    L->D = C / L->heads;
+    snprintf(name, sizeof name, "%s.group_norm", prefix);
+    L->n1 = make_norm(m, name, C, groups);
+    snprintf(name, sizeof name, "%s.to_q", prefix);
+    L->q = make_linear(m, name, C, C);
+    snprintf(name, sizeof name, "%s.to_k", prefix);
+    L->k = make_linear(m, name, C, C);
+    snprintf(name, sizeof name, "%s.to_v", prefix);
+    L->v = make_linear(m, name, C, C);
+    snprintf(name, sizeof name, "%s.to_out.0", prefix);
+    L->o = make_linear(m, name, C, C);
+    L->out = add_buf(m, C, L->H, L->W);
+    return L->out;
+}
+
+static int build_upsample(unet *m, int in)
+{
+    layer *L = add_layer(m, L_UPSAMPLE, in);
+    L->Co = L->C;
+    L->out = add_buf(m, L->C, 2 * L->H, 2 * L->W);
+    return L->out;
+}
+
+static int build_concat(unet *m, int in, int skip)
+{
+    layer *L = add_layer(m, L_CONCAT, in);
+    L->in2 = skip;
+    L->Co = L->C + m->bufs[skip].C;
+    L->out = add_buf(m, L->Co, L->H, L->W);
+    return L->out;
+}
+
+static int build_norm_silu(unet *m, const char *prefix, int in, int groups)
+{
+    layer *L = add_layer(m, L_NORM_SILU, in);
+    L->Co = L->C;
+    L->n1 = make_norm(m, prefix, L->C, groups);
+    L->out = add_buf(m, L->C, L->H, L->W);
+    return L->out;
+}
+
+static int head_dim_or_channels(const unet_config *c) { return c->attention_head_dim; }
+
+/* Down path: returns the last buffer; pushes every skip output on `skips`. */
+static int build_down(unet *m, int h, int *skips, int *n_skips)
+{
+    const unet_config *c = &m->cfg;
+    char prefix[PARAM_NAME_MAX];
+    for (int i = 0; i < c->num_blocks; i++) {
+        int out_ch = c->block_out_channels[i];
+        for (int j = 0; j < c->layers_per_block; j++) {
+            snprintf(prefix, sizeof prefix, "down_blocks.%d.resnets.%d", i, j);
+            h = build_resnet(m, prefix, h, out_ch, 1.0f);
+            if (c->down_attn[i]) {
+                snprintf(prefix, sizeof prefix, "down_blocks.%d.attentions.%d", i, j);
+                h = build_attention(m, prefix, h, head_dim_or_channels(c), c->norm_num_groups, 1.0f);
+            }
+            skips[(*n_skips)++] = h;
+        }
+        if (i < c->num_blocks - 1) {
+            snprintf(prefix, sizeof prefix, "down_blocks.%d.downsamplers.0.conv", i);
+            /* downsample_padding 0: diffusers pads (0, 1, 0, 1) then convolves with no padding. */
+            int p = c->downsample_padding;
+            h = p ? build_conv(m, prefix, h, out_ch, 3, 2, p, p, p, p) : build_conv(m, prefix, h, out_ch, 3, 2, 0, 0, 1, 1);
+            skips[(*n_skips)++] = h;
+        }
+    }
+    return h;
+}
+
+static int build_mid(unet *m, int h)
+{
+    const unet_config *c = &m->cfg;
+    float scale = (float)c->mid_block_scale_factor;
+    int groups = c->attn_norm_num_groups ? c->attn_norm_num_groups : c->norm_num_groups;
+    h = build_resnet(m, "mid_block.resnets.0", h, m->bufs[h].C, scale);
+    if (c->add_attention) {
+        h = build_attention(m, "mid_block.attentions.0", h, head_dim_or_channels(c), groups, scale);
+    }
+    return build_resnet(m, "mid_block.resnets.1", h, m->bufs[h].C, scale);
+}
+
+static int build_up(unet *m, int h, int *skips, int *n_skips)
+{
+    const unet_config *c = &m->cfg;
+    char prefix[PARAM_NAME_MAX];
+    int n = c->num_blocks;
+    for (int i = 0; i < n; i++) {
+        int out_ch = c->block_out_channels[n - 1 - i];
+        for (int j = 0; j <= c->layers_per_block; j++) {
+            int skip = skips[--(*n_skips)];
+            h = build_concat(m, h, skip);
+            snprintf(prefix, sizeof prefix, "up_blocks.%d.resnets.%d", i, j);
+            h = build_resnet(m, prefix, h, out_ch, 1.0f);
+            if (c->up_attn[i]) {
+                snprintf(prefix, sizeof prefix, "up_blocks.%d.attentions.%d", i, j);
+                h = build_attention(m, prefix, h, head_dim_or_channels(c), c->norm_num_groups, 1.0f);
+            }
+        }
+        if (i < n - 1) {
+            snprintf(prefix, sizeof prefix, "up_blocks.%d.upsamplers.0.conv", i);
+            h = build_upsample(m, h);
+            h = build_conv(m, prefix, h, out_ch, 3, 1, 1, 1, 1, 1);
+        }
+    }
+    return h;
+}
+
+sara_status unet_create(unet **out, const unet_config *cfg)
+{
+    *out = NULL;
+    SARA_TRY(unet_config_validate(cfg, "model config"));
+    unet *m = calloc(1, sizeof *m);
+    if (!m)
+        return sara_fail(SARA_ERR_NOMEM, "out of memory building the UNet");
+    m->cfg = *cfg;
+    params_init(&m->params);
+    m->temb_dim = unet_config_temb_dim(cfg);
+    m->class_emb = -1;
+    int c0 = cfg->block_out_channels[0], S = cfg->sample_size;
+
+    int x = add_buf(m, cfg->in_channels, S, S);
+    int h = build_conv(m, "conv_in", x, c0, 3, 1, 1, 1, 1, 1);
+    m->time_l1 = make_linear(m, "time_embedding.linear_1", c0, m->temb_dim);
+    m->time_l2 = make_linear(m, "time_embedding.linear_2", m->temb_dim, m->temb_dim);
+    if (cfg->num_class_embeds > 0)
+        m->class_emb = reg(m, "class_embedding", "weight", 2, cfg->num_class_embeds, m->temb_dim, 0, 0);
+
+    int skips[UNET_MAX_BUFS], n_skips = 0;
+    skips[n_skips++] = h;
+    h = build_down(m, h, skips, &n_skips);
+    h = build_mid(m, h);
+    h = build_up(m, h, skips, &n_skips);
+    h = build_norm_silu(m, "conv_norm_out", h, cfg->norm_num_groups);
+    build_conv(m, "conv_out", h, cfg->out_channels, 3, 1, 1, 1, 1, 1);
+
+    sara_status s = m->build_status;
+    if (s == SARA_OK)
+        s = params_alloc(&m->params);
+    if (s != SARA_OK) {
+        unet_free(m);
+        return s;
+    }
+    *out = m;
+    return SARA_OK;
+}
+
+void unet_free(unet *m)
+{
+    if (!m)
+        return;
+    params_free(&m->params);
+    free(m->fwd.base);
+    free(m->bwd.base);
+    free(m->scratch);
+    free(m);
+}
+
+const unet_config *unet_get_config(const unet *m) { return &m->cfg; }
+param_table *unet_params(unet *m) { return &m->params; }
+
+int64_t unet_param_count(const unet *m)
+{
+    int64_t n = 0;
+    for (int i = 0; i < m->params.count; i++)
+        n += m->params.entries[i].numel;
+    return n;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* forward */
+
+static int64_t buf_numel(const unet *m, int id, int B)
+{
+    const act_buf *b = &m->bufs[id];
+    return (int64_t)B * b->C * b->H * b->W;
+}
+
+static void conv_fwd(unet *m, const conv_p *c, int B, const float *x, float *y)
+{
+    ops_conv_shape s = c->s;
+    s.B = B;
+    conv2d_forward(y, x, P(m, c->w), P(m, c->b), &s, m->scratch);
+}
+
+static void conv_bwd(unet *m, const conv_p *c, int B, const float *x, const float *dy, float *dx,
+                     const ops_sink *sinks)
+{
+    ops_conv_shape s = c->s;
+    s.B = B;
+    conv2d_backward(dx, S(sinks, c->w), S(sinks, c->b), dy, x, P(m, c->w), &s, m->scratch);
+}
+
+static void norm_fwd(unet *m, const norm_p *n, int B, int HW, const float *x, float *y, float *mean, float *rstd)
+{
+    groupnorm_forward(y, mean, rstd, x, P(m, n->g), P(m, n->b), B, n->C, HW, n->G, n->eps);
+}
+
+static void norm_bwd(unet *m, const norm_p *n, int B, int HW, const float *x, const float *dy, float *dx,
+                     const float *mean, const float *rstd, const ops_sink *sinks)
+{
+    groupnorm_backward(dx, S(sinks, n->g), S(sinks, n->b), dy, x, mean, rstd, P(m, n->g), B, n->C, HW, n->G);
+}
+
+static void resnet_forward(unet *m, layer *L, int B, const float *x, float *y)
+{
+    arena *a = &m->fwd;
+    int HW = L->H * L->W;
+    int64_t in_n = (int64_t)B * L->C * HW, out_n = (int64_t)B * L->Co * HW;
+    L->n1_out = take(a, in_n);                 /* (B, C, H, W) norm1 output */
+    L->n1_mean = take(a, B * L->n1.G);         /* (B, G) */
+    L->n1_rstd = take(a, B * L->n1.G);
+    L->a1 = take(a, in_n);                     /* (B, C, H, W) silu(norm1) = conv1 input */
+    L->h = take(a, out_n);                     /* (B, Co, H, W) conv1 + time projection = norm2 input */
+    float *tp = take(a, (int64_t)B * L->Co);   /* (B, Co) time projection */
+    L->n2_out = take(a, out_n);                /* (B, Co, H, W) */
+    L->n2_mean = take(a, B * L->n2.G);
+    L->n2_rstd = take(a, B * L->n2.G);
+    L->a2 = take(a, out_n);                    /* (B, Co, H, W) conv2 input */
+    L->sc_out = L->has_sc ? take(a, out_n) : NULL; /* (B, Co, H, W) shortcut output */
+    if (a->planning)
+        return;
+    norm_fwd(m, &L->n1, B, HW, x, L->n1_out, L->n1_mean, L->n1_rstd);
+    silu_forward(L->a1, L->n1_out, in_n);
+    conv_fwd(m, &L->c1, B, L->a1, L->h);
+    linear_forward(tp, m->emb_act, P(m, L->tproj.w), P(m, L->tproj.b), B, m->temb_dim, L->Co);
+    add_channel_bias_forward(L->h, tp, B, L->Co, HW);
+    norm_fwd(m, &L->n2, B, HW, L->h, L->n2_out, L->n2_mean, L->n2_rstd);
+    silu_forward(L->a2, L->n2_out, out_n);
+    conv_fwd(m, &L->c2, B, L->a2, y);
+    if (L->has_sc) {
+        conv_fwd(m, &L->sc, B, x, L->sc_out);
+        ops_add(y, L->sc_out, y, out_n);
+    } else {
+        ops_add(y, x, y, out_n);
+    }
+    if (L->scale != 1.0f)
+        ops_scale(y, 1.0f / L->scale, out_n);
+}
+
+static void attention_fwd(unet *m, layer *L, int B, const float *x, float *y)
+{
+    arena *a = &m->fwd;
+    int C = L->C, T = L->H * L->W;
+    int64_t n = (int64_t)B * C * T;
+    L->n1_out = take(a, n);                    /* (B, C, T) group_norm output */
+    L->n1_mean = take(a, B * L->n1.G);
+    L->n1_rstd = take(a, B * L->n1.G);
+    L->t = take(a, n);                         /* (B, T, C) tokens */
+    L->qb = take(a, n);                        /* (B, T, C) each of q, k, v */
+    L->kb = take(a, n);
+    L->vb = take(a, n);
+    L->probs = take(a, (int64_t)B * L->heads * T * T); /* (B, heads, T, T) */
+    L->att = take(a, n);                       /* (B, T, C) attention output */
+    L->proj = take(a, n);                      /* (B, T, C) to_out.0 output */
+    if (a->planning)
+        return;
+    norm_fwd(m, &L->n1, B, T, x, L->n1_out, L->n1_mean, L->n1_rstd);
+    transpose_forward(L->t, L->n1_out, B, C, T);
+    linear_forward(L->qb, L->t, P(m, L->q.w), P(m, L->q.b), B * T, C, C);
+    linear_forward(L->kb, L->t, P(m, L->k.w), P(m, L->k.b), B * T, C, C);
+    linear_forward(L->vb, L->t, P(m, L->v.w), P(m, L->v.b), B * T, C, C);
+    attention_forward(L->att, L->probs, L->qb, L->kb, L->vb, B, T, L->heads, L->D);
+    linear_forward(L->proj, L->att, P(m, L->o.w), P(m, L->o.b), B * T, C, C);
+    transpose_forward(y, L->proj, B, T, C);
+    ops_add(y, y, x, n);
+    if (L->scale != 1.0f)
+        ops_scale(y, 1.0f / L->scale, n);
+}
+
+static void layer_forward(unet *m, layer *L, int B)
+{
+    const float *x = m->bufs[L->in].data;
+    float *y = m->bufs[L->out].data;
+    int HW = L->H * L->W;
+    switch (L->kind) {
+    case L_CONV:
+        if (!m->fwd.planning)
+            conv_fwd(m, &L->conv, B, x, y);
+        break;
+    case L_RESNET:
+        resnet_forward(m, L, B, x, y);
+        break;
+    case L_ATTN:
+        attention_fwd(m, L, B, x, y);
+        break;
+    case L_UPSAMPLE:
+        if (!m->fwd.planning)
+            upsample2x_forward(y, x, B, L->C, L->H, L->W);
+        break;
+    case L_CONCAT:
+        if (!m->fwd.planning)
+            concat_channels_forward(y, x, m->bufs[L->in2].data, B, L->C, m->bufs[L->in2].C, HW);
+        break;
+    case L_NORM_SILU:
+        L->n1_out = take(&m->fwd, (int64_t)B * L->C * HW); /* (B, C, H, W) */
+        L->n1_mean = take(&m->fwd, B * L->n1.G);
+        L->n1_rstd = take(&m->fwd, B * L->n1.G);
+        if (!m->fwd.planning) {
+            norm_fwd(m, &L->n1, B, HW, x, L->n1_out, L->n1_mean, L->n1_rstd);
+            silu_forward(y, L->n1_out, (int64_t)B * L->C * HW);
+        }
+        break;
+    }
+}
+
+static void time_embedding_forward(unet *m, int B)
+{
+    arena *a = &m->fwd;
+    int c0 = m->cfg.block_out_channels[0], td = m->temb_dim;
+    m->tsin = take(a, (int64_t)B * c0);    /* (B, C0) sinusoidal features */
+    m->e1 = take(a, (int64_t)B * td);      /* (B, temb) linear_1 output */
+    m->e1a = take(a, (int64_t)B * td);     /* (B, temb) silu(e1) */
+    m->emb = take(a, (int64_t)B * td);     /* (B, temb) time (+ class) embedding */
+    m->emb_act = take(a, (int64_t)B * td); /* (B, temb) silu(emb): what every ResNet block projects */
+    float *cls = m->class_emb >= 0 ? take(a, (int64_t)B * td) : NULL; /* (B, temb) */
+    if (a->planning)
+        return;
+    timestep_embedding(m->tsin, m->in_t, B, c0, m->cfg.flip_sin_to_cos, (float)m->cfg.freq_shift);
+    linear_forward(m->e1, m->tsin, P(m, m->time_l1.w), P(m, m->time_l1.b), B, c0, td);
+    silu_forward(m->e1a, m->e1, (int64_t)B * td);
+    linear_forward(m->emb, m->e1a, P(m, m->time_l2.w), P(m, m->time_l2.b), B, td, td);
+    if (cls) {
+        embedding_forward(cls, P(m, m->class_emb), m->in_labels, B, td);
+        ops_add(m->emb, m->emb, cls, (int64_t)B * td);
+    }
+    silu_forward(m->emb_act, m->emb, (int64_t)B * td);
+}
+
+static void run_forward(unet *m, int B)
+{
+    m->fwd.used = 0;
+    for (int i = 0; i < m->n_bufs; i++)
+        m->bufs[i].data = take(&m->fwd, buf_numel(m, i, B));
+    time_embedding_forward(m, B);
+    if (!m->fwd.planning) {
+        int64_t n = buf_numel(m, 0, B);
+        memcpy(m->bufs[0].data, m->in_x, (size_t)n * sizeof(float));
+        if (m->cfg.center_input_sample) /* diffusers: sample = 2 * sample - 1.0 */
+            for (int64_t i = 0; i < n; i++)
+                m->bufs[0].data[i] = 2.0f * m->bufs[0].data[i] - 1.0f;
+    }
+    for (int i = 0; i < m->n_layers; i++)
+        layer_forward(m, &m->layers[i], B);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* backward: temporaries of one layer are released when it is done (arena mark) */
+
+static void resnet_backward(unet *m, layer *L, int B, const float *x, const float *dy, float *dx,
+                            const ops_sink *sinks)
+{
+    arena *g = &m->bwd;
+    int HW = L->H * L->W;
+    int64_t in_n = (int64_t)B * L->C * HW, out_n = (int64_t)B * L->Co * HW;
+    float *d = L->scale != 1.0f ? take(g, out_n) : (float *)dy; /* (B, Co, H, W) dy / scale */
+    float *da2 = take_zero(g, out_n), *dn2 = take_zero(g, out_n), *dh = take_zero(g, out_n);
+    float *dtp = take_zero(g, (int64_t)B * L->Co);              /* (B, Co) */
+    float *da1 = take_zero(g, in_n), *dn1 = take_zero(g, in_n); /* (B, C, H, W) */
+    if (g->planning)
+        return;
+    if (L->scale != 1.0f)
+        for (int64_t i = 0; i < out_n; i++)
+            d[i] = dy[i] / L->scale;
+    conv_bwd(m, &L->c2, B, L->a2, d, da2, sinks);
+    silu_backward(dn2, da2, L->n2_out, out_n);
+    norm_bwd(m, &L->n2, B, HW, L->h, dn2, dh, L->n2_mean, L->n2_rstd, sinks);
+    add_channel_bias_backward(dtp, dh, B, L->Co, HW);
+    linear_backward(m->demb_act, S(sinks, L->tproj.w), S(sinks, L->tproj.b), dtp, m->emb_act, P(m, L->tproj.w), B,
+                    m->temb_dim, L->Co);
+    conv_bwd(m, &L->c1, B, L->a1, dh, da1, sinks);
+    silu_backward(dn1, da1, L->n1_out, in_n);
+    norm_bwd(m, &L->n1, B, HW, x, dn1, dx, L->n1_mean, L->n1_rstd, sinks);
+    if (L->has_sc)
+        conv_bwd(m, &L->sc, B, x, d, dx, sinks);
+    else
+        ops_accumulate(dx, d, out_n);
+}
+
+static void attention_bwd(unet *m, layer *L, int B, const float *x, const float *dy, float *dx, const ops_sink *sinks)
+{
+    arena *g = &m->bwd;
+    int C = L->C, T = L->H * L->W;
+    int64_t n = (int64_t)B * C * T;
+    float *d = L->scale != 1.0f ? take(g, n) : (float *)dy; /* (B, C, T) dy / scale */
+    float *dproj = take_zero(g, n), *datt = take_zero(g, n); /* (B, T, C) */
+    float *dq = take_zero(g, n), *dk = take_zero(g, n), *dv = take_zero(g, n);
+    float *dt = take_zero(g, n);                              /* (B, T, C) */
+    float *dgn = take_zero(g, n);                             /* (B, C, T) */
+    if (g->planning)
+        return;
+    if (L->scale != 1.0f)
+        for (int64_t i = 0; i < n; i++)
+            d[i] = dy[i] / L->scale;
+    ops_accumulate(dx, d, n); /* residual connection */
+    transpose_backward(dproj, d, B, T, C);
+    linear_backward(datt, S(sinks, L->o.w), S(sinks, L->o.b), dproj, L->att, P(m, L->o.w), B * T, C, C);
+    attention_backward(dq, dk, dv, datt, L->probs, L->qb, L->kb, L->vb, B, T, L->heads, L->D, m->scratch);
+    linear_backward(dt, S(sinks, L->q.w), S(sinks, L->q.b), dq, L->t, P(m, L->q.w), B * T, C, C);
+    linear_backward(dt, S(sinks, L->k.w), S(sinks, L->k.b), dk, L->t, P(m, L->k.w), B * T, C, C);
+    linear_backward(dt, S(sinks, L->v.w), S(sinks, L->v.b), dv, L->t, P(m, L->v.w), B * T, C, C);
+    transpose_backward(dgn, dt, B, C, T);
+    norm_bwd(m, &L->n1, B, T, x, dgn, dx, L->n1_mean, L->n1_rstd, sinks);
+}
+
+static void layer_backward(unet *m, layer *L, int B, const ops_sink *sinks)
+{
+    const float *x = m->bufs[L->in].data;
+    const float *dy = m->bufs[L->out].grad;
+    float *dx = m->bufs[L->in].grad;
+    int HW = L->H * L->W;
+    size_t mark = m->bwd.used;
+    switch (L->kind) {
+    case L_CONV:
+        if (!m->bwd.planning)
+            conv_bwd(m, &L->conv, B, x, dy, dx, sinks);
+        break;
+    case L_RESNET:
+        resnet_backward(m, L, B, x, dy, dx, sinks);
+        break;
+    case L_ATTN:
+        attention_bwd(m, L, B, x, dy, dx, sinks);
+        break;
+    case L_UPSAMPLE:
+        if (!m->bwd.planning)
+            upsample2x_backward(dx, dy, B, L->C, L->H, L->W);
+        break;
+    case L_CONCAT:
+        if (!m->bwd.planning)
+            concat_channels_backward(dx, m->bufs[L->in2].grad, dy, B, L->C, m->bufs[L->in2].C, HW);
+        break;
+    case L_NORM_SILU: {
+        float *dn = take_zero(&m->bwd, (int64_t)B * L->C * HW); /* (B, C, H, W) */
+        if (!m->bwd.planning) {
+            silu_backward(dn, dy, L->n1_out, (int64_t)B * L->C * HW);
+            norm_bwd(m, &L->n1, B, HW, x, dn, dx, L->n1_mean, L->n1_rstd, sinks);
+        }
+        break;
+    }
+    }
+    m->bwd.used = mark;
+}
+
+static void time_embedding_backward(unet *m, int B, const ops_sink *sinks)
+{
+    arena *g = &m->bwd;
+    int c0 = m->cfg.block_out_channels[0], td = m->temb_dim;
+    int64_t n = (int64_t)B * td;
+    float *demb = take_zero(g, n), *de1a = take_zero(g, n), *de1 = take_zero(g, n); /* (B, temb) */
+    if (g->planning)
+        return;
+    silu_backward(demb, m->demb_act, m->emb, n);
+    if (m->class_emb >= 0)
+        embedding_backward(S(sinks, m->class_emb), demb, m->in_labels, B, m->cfg.num_class_embeds, td);
+    linear_backward(de1a, S(sinks, m->time_l2.w), S(sinks, m->time_l2.b), demb, m->e1a, P(m, m->time_l2.w), B, td, td);
+    silu_backward(de1, de1a, m->e1, n);
+    linear_backward(NULL, S(sinks, m->time_l1.w), S(sinks, m->time_l1.b), de1, m->tsin, P(m, m->time_l1.w), B, c0, td);
+}
+
+static void run_backward(unet *m, int B, const float *dout, const ops_sink *sinks)
+{
+    m->bwd.used = 0;
+    for (int i = 0; i < m->n_bufs; i++)
+        m->bufs[i].grad = take_zero(&m->bwd, buf_numel(m, i, B));
+    m->demb_act = take_zero(&m->bwd, (int64_t)B * m->temb_dim);
+    if (!m->bwd.planning)
+        memcpy(m->bufs[m->n_bufs - 1].grad, dout, (size_t)buf_numel(m, m->n_bufs - 1, B) * sizeof(float));
+    for (int i = m->n_layers - 1; i >= 0; i--)
+        layer_backward(m, &m->layers[i], B, sinks);
+    time_embedding_backward(m, B, sinks);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* planning, public entry points */
+
+static size_t layers_scratch_numel(const unet *m, int B)
+{
+    size_t need = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer *L = &m->layers[i];
+        const conv_p *convs[4] = {&L->conv, &L->c1, &L->c2, &L->sc};
+        int n_convs = L->kind == L_CONV ? 1 : L->kind == L_RESNET ? (L->has_sc ? 4 : 3) : 0;
+        for (int c = L->kind == L_RESNET ? 1 : 0; c < n_convs; c++) {
+            ops_conv_shape s = convs[c]->s;
+            s.B = B;
+            size_t k = conv2d_scratch_numel(&s);
+            if (k > need)
+                need = k;
+        }
+        if (L->kind == L_ATTN) {
+            size_t k = attention_scratch_numel(B, L->H * L->W, L->heads);
+            if (k > need)
+                need = k;
+        }
+    }
+    return need;
+}
+
+sara_status unet_reserve(unet *m, int B)
+{
+    if (B <= 0)
+        return sara_fail(SARA_ERR_INVALID, "batch size must be positive, got %d", B);
+    if (B == m->reserved_B)
+        return SARA_OK;
+    arena fwd = {.planning = 1}, bwd = {.planning = 1};
+    m->fwd = fwd;
+    m->bwd = bwd;
+    run_forward(m, B);
+    run_backward(m, B, NULL, NULL);
+    size_t nf = m->fwd.peak, nb = m->bwd.peak, ns = layers_scratch_numel(m, B);
+    free(m->scratch);
+    m->fwd.base = aligned_alloc(64, (nf + ARENA_ALIGN_FLOATS) * sizeof(float));
+    m->bwd.base = aligned_alloc(64, (nb + ARENA_ALIGN_FLOATS) * sizeof(float));
+    m->scratch = aligned_alloc(64, (ns + ARENA_ALIGN_FLOATS) * sizeof(float));
+    m->fwd.planning = m->bwd.planning = 0;
+    m->fwd.cap = nf;
+    m->bwd.cap = nb;
+    m->scratch_numel = ns;
+    if (!m->fwd.base || !m->bwd.base || !m->scratch) {
+        free(m->fwd.base);
+        free(m->bwd.base);
+        free(m->scratch);
+        m->fwd.base = m->bwd.base = m->scratch = NULL;
+        m->reserved_B = 0;
+        return sara_fail(SARA_ERR_NOMEM, "cannot allocate %.1f MB of activations for batch %d",
+                         (double)(nf + nb + ns) * sizeof(float) / 1e6, B);
+    }
+    m->reserved_B = B;
+    return SARA_OK;
+}
+
+unet_memory_plan unet_memory(const unet *m)
+{
+    unet_memory_plan p = {
+        .weights = m->params.numel * sizeof(float),
+        .activations = m->fwd.cap * sizeof(float),
+        .act_grads = m->bwd.cap * sizeof(float),
+        .scratch = m->scratch_numel * sizeof(float),
+    };
+    return p;
+}
+
+sara_status unet_forward(unet *m, const float *x, const float *t, const int64_t *labels, int B, float *out)
+{
+    if (B != m->reserved_B)
+        SARA_TRY(unet_reserve(m, B));
+    if (m->class_emb >= 0) {
+        if (!labels)
+            return sara_fail(SARA_ERR_INVALID, "this model is class-conditional: class labels are required");
+        for (int i = 0; i < B; i++)
+            if (labels[i] < 0 || labels[i] >= m->cfg.num_class_embeds)
+                return sara_fail(SARA_ERR_INVALID, "class label %lld of sample %d is outside [0, %d)",
+                                 (long long)labels[i], i, m->cfg.num_class_embeds);
+    }
+    for (int i = 0; i < B; i++)
+        if (!isfinite(t[i]))
+            return sara_fail(SARA_ERR_NUMERIC, "timestep of sample %d is not finite", i);
+    m->in_x = x;
+    m->in_t = t;
+    m->in_labels = labels;
+    m->B = B;
+    run_forward(m, B);
+    int last = m->n_bufs - 1;
+    memcpy(out, m->bufs[last].data, (size_t)buf_numel(m, last, B) * sizeof(float));
+    return SARA_OK;
+}
+
+sara_status unet_backward(unet *m, const float *dout, float *dx, const ops_sink *sinks)
+{
+    int B = m->B;
+    if (B <= 0 || !m->in_x)
+        return sara_fail(SARA_ERR_INVALID, "unet_backward called before unet_forward");
+    run_backward(m, B, dout, sinks);
+    if (dx) {
+        float factor = m->cfg.center_input_sample ? 2.0f : 1.0f; /* d(2x − 1)/dx */
+        const float *g = m->bufs[0].grad;
+        int64_t n = buf_numel(m, 0, B);
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += factor * g[i];
+    }
+    return SARA_OK;
+}
+
+static double conv_flops(const conv_p *c, int B)
+{
+    return 2.0 * B * c->s.O * ops_conv_out_h(&c->s) * ops_conv_out_w(&c->s) * c->s.C * c->s.KH * c->s.KW;
+}
+
+double unet_forward_flops(const unet *m, int B)
+{
+    double f = 0;
+    int td = m->temb_dim;
+    f += 2.0 * B * (m->cfg.block_out_channels[0] * td + td * td); /* time MLP */
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer *L = &m->layers[i];
+        double T = (double)L->H * L->W;
+        if (L->kind == L_CONV)
+            f += conv_flops(&L->conv, B);
+        if (L->kind == L_RESNET)
+            f += conv_flops(&L->c1, B) + conv_flops(&L->c2, B) + (L->has_sc ? conv_flops(&L->sc, B) : 0) +
+                 2.0 * B * td * L->Co;
+        if (L->kind == L_ATTN) /* q, k, v, out projections + q·kᵀ + p·v */
+            f += 4 * 2.0 * B * T * L->C * L->C + 2 * 2.0 * B * T * T * L->C;
+    }
+    return f;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* files */
+
+static void join_path(char *dst, size_t cap, const char *dir, const char *file)
+{
+    size_t n = strlen(dir);
+    snprintf(dst, cap, "%s%s%s", dir, (n && dir[n - 1] == '/') ? "" : "/", file);
+}
+
+sara_status unet_load(unet **out, const char *dir)
+{
+    char cfg_path[4096], w_path[4096];
+    unet_config cfg;
+    st_file *f = NULL;
+    *out = NULL;
+    join_path(cfg_path, sizeof cfg_path, dir, UNET_CONFIG_FILE);
+    join_path(w_path, sizeof w_path, dir, UNET_WEIGHTS_FILE);
+    SARA_TRY(unet_config_load(&cfg, cfg_path));
+    unet *m = NULL;
+    sara_status s = unet_create(&m, &cfg);
+    if (s != SARA_OK) {
+        sara_error_prefix("%s", cfg_path);
+        return s;
+    }
+    s = safetensors_open(w_path, &f);
+    if (s == SARA_OK)
+        s = params_load(&m->params, f, 0);
+    safetensors_close(f);
+    if (s != SARA_OK) {
+        unet_free(m);
+        return s;
+    }
+    *out = m;
+    return SARA_OK;
+}
+
+sara_status unet_save(const unet *m, const char *dir, const char *const *meta_kv, int meta_pairs)
+{
+    char cfg_path[4096], w_path[4096];
+    if (mkdir(dir, 0777) != 0) {
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+            return sara_fail(SARA_ERR_IO, "%s: cannot create model folder", dir);
+    }
+    join_path(cfg_path, sizeof cfg_path, dir, UNET_CONFIG_FILE);
+    join_path(w_path, sizeof w_path, dir, UNET_WEIGHTS_FILE);
+    st_writer *w = NULL;
+    SARA_TRY(st_writer_create(&w));
+    sara_status s = params_add_to_writer(&m->params, w, "");
+    for (int i = 0; s == SARA_OK && i < meta_pairs; i++)
+        s = st_writer_meta(w, meta_kv[2 * i], meta_kv[2 * i + 1]);
+    if (s == SARA_OK)
+        s = st_writer_write(w, w_path);
+    st_writer_free(w);
+    if (s == SARA_OK)
+        s = unet_config_save(&m->cfg, cfg_path);
+    return s;
+}

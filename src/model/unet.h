@@ -1,0 +1,62 @@
+/* unet.h — diffusers' UNet2DModel on the CPU kernels of src/ops: forward and backward.
+ * Parameters live in one param_table whose names are exactly diffusers' state_dict keys, so a
+ * diffusers checkpoint (config.json + diffusion_pytorch_model.safetensors) loads as it is.
+ * The network is a flat list of layers over a table of activation buffers; skip connections are
+ * buffers read by two layers, so their gradients simply accumulate. Activation memory is planned
+ * for a batch size before the first step (unet_reserve) and reported by unet_memory. */
+#ifndef SARA_MODEL_UNET_H
+#define SARA_MODEL_UNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/params.h"
+#include "model/unet_config.h"
+#include "ops/ops.h"
+#include "sara/sara.h"
+
+typedef struct unet unet;
+
+typedef struct {
+    size_t weights;      /* parameter arena */
+    size_t activations;  /* saved forward activations at the reserved batch size */
+    size_t act_grads;    /* activation gradients during backward */
+    size_t scratch;      /* im2col / attention scratch */
+} unet_memory_plan;
+
+/* Builds the layer list and registers (and allocates, zeroed) every parameter. */
+sara_status unet_create(unet **out, const unet_config *cfg);
+void unet_free(unet *m);
+const unet_config *unet_get_config(const unet *m);
+param_table *unet_params(unet *m);
+
+/* Plans and allocates activation memory for batches of up to B samples. */
+sara_status unet_reserve(unet *m, int B);
+/* Bytes each part needs at the reserved batch size. */
+unet_memory_plan unet_memory(const unet *m);
+
+/* out (B, out_channels, S, S) = model(x (B, in_channels, S, S), timesteps t (B), labels (B) or NULL).
+ * Keeps what backward needs. Labels must lie in [0, num_class_embeds). */
+sara_status unet_forward(unet *m, const float *x, const float *t, const int64_t *labels, int B, float *out);
+/* Backward of the last forward: dout (B, out_channels, S, S). dx (B, in_channels, S, S) += ∂/∂x
+ * (NULL: not needed). sinks: one per parameter, in table order (NULL: no parameter gradients). */
+sara_status unet_backward(unet *m, const float *dout, float *dx, const ops_sink *sinks);
+
+/* The file names diffusers' save_pretrained uses inside a model folder. */
+#define UNET_CONFIG_FILE "config.json"
+#define UNET_WEIGHTS_FILE "diffusion_pytorch_model.safetensors"
+
+/* Loads a diffusers model folder: dir/config.json and dir/diffusion_pytorch_model.safetensors. */
+sara_status unet_load(unet **out, const char *dir);
+/* Writes a diffusers model folder (config.json + weights), each file atomically; metadata may be NULL. */
+sara_status unet_save(const unet *m, const char *dir, const char *const *meta_kv, int meta_pairs);
+/* PyTorch's default initialisation (for training from scratch), deterministic in seed. */
+sara_status unet_init_random(unet *m, uint64_t seed);
+/* Multiply-add FLOPs (2 per MAC) of one forward pass at batch B: convolutions, linear layers and
+ * attention products; norms and elementwise work are not counted (they are memory-bound). A
+ * training step costs about 3× this (backward: input and weight gradients). */
+double unet_forward_flops(const unet *m, int B);
+/* Total number of parameters. */
+int64_t unet_param_count(const unet *m);
+
+#endif
