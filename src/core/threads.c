@@ -1,0 +1,28 @@
+/* threads.c — thread count for OpenMP + OpenBLAS, and a description of the BLAS in use. */
+#include "core/threads.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <unistd.h>
+
+int sara_set_threads(int n)
+{
+    if (n <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus > 0 ? (int)cpus : 1;
+    }
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+    return n;
+}
+
+int sara_get_threads(void) { return omp_get_max_threads(); }
+
+const char *sara_blas_description(void)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "OpenBLAS (%s), kernels %s, %d threads", openblas_get_config(), openblas_get_corename(),
+             openblas_get_num_threads());
+    return buf;
+}

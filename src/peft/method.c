@@ -1,0 +1,54 @@
+/* method.c — creating and freeing methods by name; the registry of methods. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "peft/method.h"
+
+sara_status method_create_full(train_method *self, const method_options *o);
+
+typedef struct {
+    const char *name;
+    sara_status (*create)(train_method *self, const method_options *o);
+} method_entry;
+
+static const method_entry methods[] = {
+    {"full", method_create_full},
+};
+
+void method_options_default(method_options *o)
+{
+    memset(o, 0, sizeof *o);
+    adamw_default(&o->adamw);
+}
+
+sara_status method_create(train_method **out, const char *name, param_table *params, const method_options *o)
+{
+    *out = NULL;
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        if (strcmp(name, methods[i].name))
+            continue;
+        train_method *m = calloc(1, sizeof *m);
+        if (!m)
+            return sara_fail(SARA_ERR_NOMEM, "out of memory creating method %s", name);
+        m->name = methods[i].name;
+        m->params = params;
+        sara_status s = methods[i].create(m, o);
+        if (s != SARA_OK) {
+            method_free(m);
+            return s;
+        }
+        *out = m;
+        return SARA_OK;
+    }
+    return sara_fail(SARA_ERR_INVALID, "unknown method '%s' (this version has: full)", name);
+}
+
+void method_free(train_method *m)
+{
+    if (!m)
+        return;
+    if (m->destroy)
+        m->destroy(m);
+    free(m);
+}

@@ -1,0 +1,82 @@
+/* adamw.c — the optimizer arithmetic; see adamw.h. Kept in double where torch keeps Python floats
+ * (bias corrections, step size) so results agree with torch.optim.AdamW to float rounding. */
+#include "train/adamw.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/status.h"
+
+void adamw_default(adamw_hparams *h)
+{
+    h->beta1 = 0.9;
+    h->beta2 = 0.999;
+    h->eps = 1e-8;
+    h->weight_decay = 1e-2;
+}
+
+void adamw_update(float *p, const float *g, float *m, float *v, int64_t n, const adamw_hparams *h, int64_t step,
+                  double lr)
+{
+    const float decay = (float)(1.0 - lr * h->weight_decay);
+    /* torch scales by (1 - beta) computed in double, then rounded: keep that rounding. */
+    const float b1 = (float)h->beta1, b2 = (float)h->beta2;
+    const float one_b1 = (float)(1.0 - h->beta1), one_b2 = (float)(1.0 - h->beta2);
+    const double bc1 = 1.0 - pow(h->beta1, (double)step), bc2 = 1.0 - pow(h->beta2, (double)step);
+    const float step_size = (float)(lr / bc1);
+    const float bc2_sqrt = (float)sqrt(bc2), eps = (float)h->eps;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g[i];
+        p[i] *= decay;
+        m[i] = m[i] * b1 + one_b1 * gi;
+        v[i] = v[i] * b2 + one_b2 * gi * gi;
+        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
+        p[i] -= step_size * (m[i] / denom);
+    }
+}
+
+double grad_sum_squares(const float *g, int64_t n)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += (double)g[i] * g[i];
+    return s;
+}
+
+double clip_factor(double norm, double max_norm)
+{
+    if (max_norm <= 0.0)
+        return 1.0;
+    double f = max_norm / (norm + 1e-6);
+    return f < 1.0 ? f : 1.0;
+}
+
+static const char *const lr_names[] = {"constant", "cosine", "linear"};
+
+sara_status lr_schedule_parse(const char *name, lr_schedule_kind *k)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, lr_names[i])) {
+            *k = (lr_schedule_kind)i;
+            return SARA_OK;
+        }
+    return sara_fail(SARA_ERR_INVALID, "unknown lr schedule '%s' (constant, cosine, linear)", name);
+}
+
+const char *lr_schedule_name(lr_schedule_kind k) { return lr_names[k]; }
+
+double lr_at(lr_schedule_kind k, double base_lr, int64_t step, int64_t warmup, int64_t total)
+{
+    if (step < warmup)
+        return base_lr * (double)step / (double)(warmup > 1 ? warmup : 1);
+    if (k == LR_CONSTANT)
+        return base_lr;
+    double span = (double)(total - warmup);
+    double progress = span > 0 ? (double)(step - warmup) / span : 1.0;
+    if (progress > 1.0)
+        progress = 1.0;
+    if (k == LR_LINEAR)
+        return base_lr * (1.0 - progress);
+    return base_lr * 0.5 * (1.0 + cos(M_PI * progress)); /* num_cycles 0.5 */
+}
