@@ -53,7 +53,7 @@ $(BUILD)/sara: $(CLI_OBJ) $(LIB)
 $(BUILD)/sara_tests: $(TEST_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/bench_%: $(BUILD)/obj/bench/%.o $(LIB)
+$(BUILD)/bench_%: $(BUILD)/obj/bench/bench_%.o $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 test: $(BUILD)/sara_tests $(BUILD)/sara
@@ -62,7 +62,7 @@ test: $(BUILD)/sara_tests $(BUILD)/sara
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
-bench: $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
+bench: $(BENCH_SRC:bench/%.c=$(BUILD)/%)
 
 clean:
 	rm -rf build build-asan

@@ -90,6 +90,7 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
+    sara_process_prepare(argv);
     int threads = 1, batch = 32, steps = 5, warmup = 1;
     const char *method = "full";
     for (int i = 1; i + 1 < argc; i += 2) {

@@ -4,6 +4,7 @@
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 int sara_set_threads(int n)
@@ -25,4 +26,12 @@ const char *sara_blas_description(void)
     snprintf(buf, sizeof buf, "OpenBLAS (%s), kernels %s, %d threads", openblas_get_config(), openblas_get_corename(),
              openblas_get_num_threads());
     return buf;
+}
+
+void sara_process_prepare(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY"))
+        return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv("/proc/self/exe", argv); /* returns only on failure: run on with the default policy */
 }

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "core/status.h"
+#include "core/threads.h"
 
 typedef struct {
     const char *name;
@@ -48,6 +49,7 @@ static void usage(FILE *fp)
 
 int main(int argc, char **argv)
 {
+    sara_process_prepare(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
