@@ -20,6 +20,13 @@ void method_options_default(method_options *o)
 {
     memset(o, 0, sizeof *o);
     adamw_default(&o->adamw);
+    o->threshold = 2e-3;
+    o->selection = "smallest";
+    o->targets = "all";
+    o->progressive_iter = -1;
+    o->lambda_rank = 5e-4;
+    o->lora_rank = 8;
+    o->lora_alpha = 8;
 }
 
 sara_status method_create(train_method **out, const char *name, param_table *params, const method_options *o)

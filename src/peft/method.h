@@ -16,6 +16,20 @@
 
 typedef struct {
     adamw_hparams adamw;
+    int64_t total_steps;        /* of the run (SaRA's progressive step defaults to half of it) */
+    uint64_t seed;              /* random selection, random low-rank tensor choice */
+    /* SaRA and selective (SPEC.md §2) */
+    double threshold;           /* θ: select |p| < θ (2e-3) */
+    int64_t budget;             /* > 0: select exactly the `budget` smallest |p| instead (ties by flat index) */
+    const char *selection;      /* "smallest" (SaRA), "largest" or "random" (ablations, same count) */
+    const char *targets;        /* "all" tensors, "weights" (ndim ≥ 2), or a substring of the names */
+    int64_t progressive_iter;   /* re-selection step; < 0: total_steps / 2; ≥ total_steps: never */
+    double lambda_rank;         /* nuclear-norm weight (5e-4); 0 disables the low-rank term */
+    int lowrank_all;            /* 1: every eligible tensor each step; 0: one at random */
+    int lowrank_conv;           /* 1: conv kernels (out, in·kh·kw) are eligible too */
+    /* LoRA */
+    int lora_rank;
+    double lora_alpha;
 } method_options;
 
 void method_options_default(method_options *o);
@@ -38,6 +52,12 @@ struct train_method {
     sara_status (*save_state)(train_method *self, st_writer *w);
     /* Restores the optimizer state saved by save_state; `origin` names the file in errors. */
     sara_status (*load_state)(train_method *self, const st_file *f);
+    /* Optional (NULL for full): extra `"key":value` pairs for the step's metrics line, comma-separated,
+     * no leading comma ("" when none) — e.g. SaRA's |M0|, |M1|, low-rank term. */
+    void (*step_metrics)(train_method *self, char *buf, size_t cap);
+    /* Optional (NULL for full): writes the adapter file of the run (SPEC.md §3) to path;
+     * config_json is the effective training configuration for its metadata. */
+    sara_status (*export_adapter)(train_method *self, const char *path, const char *config_json);
     void (*destroy)(train_method *self);
 };
 
