@@ -199,7 +199,7 @@ static sara_status run(const train_args *a, const char *config_json)
     o.lr = a->lr;
     o.warmup = a->warmup;
     o.max_grad_norm = a->max_grad_norm;
-    o.adamw = (adamw_hparams){a->beta1, a->beta2, a->adam_eps, a->weight_decay};
+    o.method_opts.adamw = (adamw_hparams){a->beta1, a->beta2, a->adam_eps, a->weight_decay};
     o.seed = (uint64_t)a->seed;
     o.save_every = a->save_every;
     o.keep_last = a->keep_last;
