@@ -6,6 +6,7 @@
 #include "peft/method.h"
 
 sara_status method_create_full(train_method *self, const method_options *o);
+sara_status method_create_lora(train_method *self, const method_options *o);
 
 typedef struct {
     const char *name;
@@ -14,6 +15,7 @@ typedef struct {
 
 static const method_entry methods[] = {
     {"full", method_create_full},
+    {"lora", method_create_lora},
 };
 
 void method_options_default(method_options *o)
@@ -29,7 +31,7 @@ void method_options_default(method_options *o)
     o->lora_alpha = 8;
 }
 
-sara_status method_create(train_method **out, const char *name, param_table *params, const method_options *o)
+sara_status method_create(train_method **out, const char *name, unet *model, const method_options *o)
 {
     *out = NULL;
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
@@ -39,7 +41,8 @@ sara_status method_create(train_method **out, const char *name, param_table *par
         if (!m)
             return sara_fail(SARA_ERR_NOMEM, "out of memory creating method %s", name);
         m->name = methods[i].name;
-        m->params = params;
+        m->model = model;
+        m->params = unet_params(model);
         sara_status s = methods[i].create(m, o);
         if (s != SARA_OK) {
             method_free(m);
@@ -48,7 +51,7 @@ sara_status method_create(train_method **out, const char *name, param_table *par
         *out = m;
         return SARA_OK;
     }
-    return sara_fail(SARA_ERR_INVALID, "unknown method '%s' (this version has: full)", name);
+    return sara_fail(SARA_ERR_INVALID, "unknown method '%s' (methods: full, lora)", name);
 }
 
 void method_free(train_method *m)
