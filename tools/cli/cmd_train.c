@@ -22,9 +22,10 @@
 
 typedef struct {
     const char *config, *out, *init, *model_config, *data, *data_dir, *method, *lr_schedule;
-    const char *beta_schedule, *prediction_type;
-    int limit, batch, keep_last, threads, num_train_timesteps, samples_per_class, sample_steps, log_every;
+    const char *beta_schedule, *prediction_type, *lora_targets;
+    int limit, batch, keep_last, threads, num_train_timesteps, samples_per_class, sample_steps, log_every, lora_rank;
     int64_t steps, warmup, seed, save_every;
+    double lora_alpha;
     double lr, max_grad_norm, weight_decay, beta1, beta2, adam_eps, ema_decay, label_dropout, guidance;
     int resume;
 } train_args;
@@ -38,7 +39,10 @@ static const opt_spec train_specs[] = {
     R(data, OPT_STRING, "data", FASHION_MNIST, "'fashion-mnist' or an image folder (class folders, metadata.jsonl, .txt)"),
     R(data_dir, OPT_STRING, "data-dir", NULL, "where the Fashion-MNIST idx files are (default: found automatically)"),
     R(limit, OPT_INT, "limit", "0", "use only the first N images (0: all)"),
-    R(method, OPT_STRING, "method", "full", "fine-tuning method"),
+    R(method, OPT_STRING, "method", "full", "fine-tuning method: full or lora"),
+    R(lora_rank, OPT_INT, "lora-rank", "8", "LoRA rank r"),
+    R(lora_alpha, OPT_DOUBLE, "lora-alpha", "8", "LoRA alpha (the branch is scaled by alpha / r)"),
+    R(lora_targets, OPT_STRING, "lora-targets", NULL, "adapt only weights whose names contain this (default: every conv and linear)"),
     R(steps, OPT_I64, "steps", "1000", "optimizer steps"),
     R(batch, OPT_INT, "batch", "32", "batch size"),
     R(lr, OPT_DOUBLE, "lr", "1e-3", "peak learning rate"),
@@ -200,6 +204,9 @@ static sara_status run(const train_args *a, const char *config_json)
     o.warmup = a->warmup;
     o.max_grad_norm = a->max_grad_norm;
     o.method_opts.adamw = (adamw_hparams){a->beta1, a->beta2, a->adam_eps, a->weight_decay};
+    o.method_opts.lora_rank = a->lora_rank;
+    o.method_opts.lora_alpha = a->lora_alpha;
+    o.method_opts.lora_targets = a->lora_targets;
     o.seed = (uint64_t)a->seed;
     o.save_every = a->save_every;
     o.keep_last = a->keep_last;
