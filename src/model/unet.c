@@ -684,6 +684,8 @@ sara_status unet_reserve(unet *m, int B)
         return sara_fail(SARA_ERR_INVALID, "batch size must be positive, got %d", B);
     if (B == m->reserved_B)
         return SARA_OK;
+    free(m->fwd.base);
+    free(m->bwd.base);
     arena fwd = {.planning = 1}, bwd = {.planning = 1};
     m->fwd = fwd;
     m->bwd = bwd;
