@@ -50,14 +50,17 @@ sara_status adapter_base_hash(const param_table *p, char hex[SHA256_HEX_CHARS])
 static int same_bits(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
 
 /* Does storing d give back p under the merge rule at α = 1? */
-static int merges_back(float p0, float p, double d) { return same_bits(adapter_merge_value(p0, -0.0 + 1.0 * d), p); }
+static int merges_back(float p0, float p, double d)
+{
+    return same_bits(adapter_merge_value(p0, adapter_accumulate(-0.0, 1.0, d)), p);
+}
 
 /* An fp32 delta that merges back exactly, searched around fl32(P − P0); 0 if none is near. */
 static int choose_f32(float p0, float p, float *out)
 {
     double exact = (double)p - (double)p0;
     float d = (float)exact, up = d, down = d;
-    if (merges_back(p0, p, d) || (d == 0 && merges_back(p0, p, d = -d))) {
+    if (merges_back(p0, p, d)) {
         *out = d;
         return 1;
     }
@@ -463,7 +466,7 @@ static void apply_tensor(param_table *p, int j, sara_adapter *const *a, const do
                 any = 1;
             }
             for (int64_t k = 0; k < t->nnz; k++) {
-                acc[t->index[k]] += alpha[q] * t->delta[k];
+                acc[t->index[k]] = adapter_accumulate(acc[t->index[k]], alpha[q], t->delta[k]);
                 touched[t->index[k]] = 1;
             }
         }
@@ -559,4 +562,31 @@ sara_status adapter_parse_spec(const char *spec, char *path, size_t cap, double 
     memcpy(path, spec, len);
     path[len] = '\0';
     return SARA_OK;
+}
+
+sara_status adapter_apply_specs(param_table *p, const char *const *specs, int n, int force)
+{
+    if (n <= 0)
+        return SARA_OK;
+    sara_adapter *list = calloc((size_t)n, sizeof *list);   /* (n) */
+    sara_adapter **ptrs = calloc((size_t)n, sizeof *ptrs);  /* (n) */
+    double *alpha = calloc((size_t)n, sizeof *alpha);       /* (n) */
+    sara_status s = list && ptrs && alpha ? SARA_OK : sara_fail(SARA_ERR_NOMEM, "out of memory loading adapters");
+    char path[4096];
+    int loaded = 0;
+    for (int q = 0; s == SARA_OK && q < n; q++) {
+        s = adapter_parse_spec(specs[q], path, sizeof path, &alpha[q]);
+        if (s == SARA_OK)
+            s = adapter_load(&list[q], path);
+        loaded += s == SARA_OK;
+        ptrs[q] = &list[q];
+    }
+    if (s == SARA_OK)
+        s = adapter_apply(p, ptrs, alpha, n, force);
+    for (int q = 0; q < loaded; q++)
+        adapter_free(&list[q]);
+    free(list);
+    free(ptrs);
+    free(alpha);
+    return s;
 }

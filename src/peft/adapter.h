@@ -10,8 +10,9 @@
  * them against the model) and base_params (the base model's parameter count, for density).
  *
  * Merge arithmetic, one definition for every caller: P = fl32(P0 + Σᵢ αᵢ·Δᵢ) with the sum formed in
- * double, starting from −0.0 (the additive identity that also keeps a −0.0 weight), in adapter
- * order, and rounded to fp32 once. Exactness at α = 1: the writer stores for every entry a delta Δ
+ * double in adapter order, starting from −0.0 and skipping zero terms (so that an entry whose
+ * terms are all zero keeps P0 bit for bit, −0.0 included: −0.0 + (+0.0) would be +0.0), rounded
+ * to fp32 once. Exactness at α = 1: the writer stores for every entry a delta Δ
  * with fl32(P0 + Δ) == P_trained bit for bit. fl32(P_trained − P0) usually is one; when rounding
  * breaks it, a neighbouring fp32 value (within a few ulps) is; when no fp32 value can be (a weight
  * trained to far below |P0|: P0 + Δ cannot land on P's finer grid), the tensor's delta is written
@@ -36,7 +37,13 @@
 /* SHA-256 over the fp32 bytes (little-endian) of every tensor of p, in name order (strcmp). */
 sara_status adapter_base_hash(const param_table *p, char hex[SHA256_HEX_CHARS]);
 
-/* The one merge rule: fl32(P0 + acc), acc = −0.0 + Σ αᵢΔᵢ in double. */
+/* The one merge rule: acc = −0.0, acc = adapter_accumulate(acc, αᵢ, Δᵢ) for each adapter, then
+ * P = adapter_merge_value(P0, acc) = fl32(P0 + acc). */
+static inline double adapter_accumulate(double acc, double alpha, double delta)
+{
+    double term = alpha * delta;
+    return term != 0 ? acc + term : acc;
+}
 static inline float adapter_merge_value(float p0, double acc) { return (float)((double)p0 + acc); }
 
 /* What a training run hands to adapter_write. Per parameter i of the trained table: nnz[i]
@@ -91,6 +98,10 @@ sara_status adapter_check(const sara_adapter *a, const param_table *base, const 
 /* p ← fl32(p + Σᵢ alpha[i]·Δᵢ) for the n adapters (all checked first, against p's hash; nothing is
  * written if one fails). */
 sara_status adapter_apply(param_table *p, sara_adapter *const *a, const double *alpha, int n, int force);
+
+/* Loads the adapters named by specs ("PATH" or "PATH:SCALE", see adapter_parse_spec) and applies
+ * them together to p (adapter_apply). */
+sara_status adapter_apply_specs(param_table *p, const char *const *specs, int n, int force);
 
 /* 1 if f's metadata says it is a SaRA adapter. */
 int adapter_is_file(const st_file *f);
