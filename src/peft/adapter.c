@@ -60,7 +60,7 @@ static int choose_f32(float p0, float p, float *out)
 {
     double exact = (double)p - (double)p0;
     float d = (float)exact, up = d, down = d;
-    if (merges_back(p0, p, d)) {
+    if (merges_back(p0, p, d) || (d == 0 && merges_back(p0, p, d = -d))) { /* the sign of a zero result */
         *out = d;
         return 1;
     }
@@ -84,7 +84,7 @@ static int choose_f64(float p0, float p, double *out)
         *out = f;
         return 1;
     }
-    if (merges_back(p0, p, d)) {
+    if (merges_back(p0, p, d) || (d == 0 && merges_back(p0, p, d = -d))) { /* the sign of a zero result */
         *out = d;
         return 1;
     }

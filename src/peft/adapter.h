@@ -10,14 +10,15 @@
  * them against the model) and base_params (the base model's parameter count, for density).
  *
  * Merge arithmetic, one definition for every caller: P = fl32(P0 + Σᵢ αᵢ·Δᵢ) with the sum formed in
- * double in adapter order, starting from −0.0 and skipping zero terms (so that an entry whose
- * terms are all zero keeps P0 bit for bit, −0.0 included: −0.0 + (+0.0) would be +0.0), rounded
- * to fp32 once. Exactness at α = 1: the writer stores for every entry a delta Δ
+ * double in adapter order, starting from −0.0 (the additive identity: P0 + (−0.0) is P0 even for
+ * P0 = −0.0, and a stored Δ = ±0.0 can still pick the sign of a zero result), rounded to fp32
+ * once. (An α = 0 application can turn a −0.0 weight into +0.0: equal in value.) Exactness at α = 1: the writer stores for every entry a delta Δ
  * with fl32(P0 + Δ) == P_trained bit for bit. fl32(P_trained − P0) usually is one; when rounding
  * breaks it, a neighbouring fp32 value (within a few ulps) is; when no fp32 value can be (a weight
  * trained to far below |P0|: P0 + Δ cannot land on P's finer grid), the tensor's delta is written
  * as F64 holding the exact difference P − P0 (exact in double whenever P and P0 are within 2²⁹ of
- * each other in magnitude). Entries that even F64 cannot reproduce are counted in the metadata key
+ * each other in magnitude). Entries that even F64 cannot reproduce (|P| below 2⁻²⁹·|P0|, or a +0.0
+ * base weight that became −0.0, which no sum with +0.0 can give) are counted in the metadata key
  * inexact_entries (absent when 0). Readers accept F32 and F64 deltas. */
 #ifndef SARA_PEFT_ADAPTER_H
 #define SARA_PEFT_ADAPTER_H
@@ -39,11 +40,7 @@ sara_status adapter_base_hash(const param_table *p, char hex[SHA256_HEX_CHARS]);
 
 /* The one merge rule: acc = −0.0, acc = adapter_accumulate(acc, αᵢ, Δᵢ) for each adapter, then
  * P = adapter_merge_value(P0, acc) = fl32(P0 + acc). */
-static inline double adapter_accumulate(double acc, double alpha, double delta)
-{
-    double term = alpha * delta;
-    return term != 0 ? acc + term : acc;
-}
+static inline double adapter_accumulate(double acc, double alpha, double delta) { return acc + alpha * delta; }
 static inline float adapter_merge_value(float p0, double acc) { return (float)((double)p0 + acc); }
 
 /* What a training run hands to adapter_write. Per parameter i of the trained table: nnz[i]
