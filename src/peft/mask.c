@@ -1,5 +1,5 @@
 /* mask.c — selecting M0; see mask.h for the order and the three selections. Works in O(entries)
- * time and O(1) extra memory besides the result: the N-th smallest |p| is found by a two-pass
+ * time and a fixed 512 kB histogram besides the result: the N-th smallest |p| is found by a two-pass
  * radix select over the fp32 bit patterns of |p| (monotonic in |p| for non-negative floats), and
  * every selection is made twice by the same deterministic rule — once to count per tensor, once
  * to fill the allocated index lists. */
