@@ -85,7 +85,7 @@ static sara_status train_tiny(unet **out, train_method **meth, double threshold,
     method_options o;
     method_options_default(&o);
     o.threshold = threshold;
-    SARA_TRY(method_create(meth, "sara", unet_params(*out), &o));
+    SARA_TRY(method_create(meth, "sara", *out, &o));
     sara_rng r;
     rng_seed(&r, seed);
     for (int s = 1; s <= 4; s++) {

@@ -91,9 +91,9 @@ TEST(sara_packed_gradient_equals_dense_gather_for_every_layer_kind)
     method_options o;
     sara_opts(&o, "random", 0.05);
     train_method *full = NULL, *sara = NULL, *sel = NULL;
-    CHECK_OK(method_create(&full, "full", p, &o));
-    CHECK_OK(method_create(&sara, "sara", p, &o));
-    CHECK_OK(method_create(&sel, "selective", p, &o));
+    CHECK_OK(method_create(&full, "full", m, &o));
+    CHECK_OK(method_create(&sara, "sara", m, &o));
+    CHECK_OK(method_create(&sel, "selective", m, &o));
     sara_rng r0, r;
     rng_seed(&r0, 5);
     r = r0;
@@ -178,14 +178,14 @@ static void check_frozen(const char *method, const char *targets)
     o.lowrank_min_dim = 8;
     o.lambda_rank = 1e-2;
     train_method *meth = NULL, *twin = NULL;
-    CHECK_OK(method_create(&meth, method, p, &o));
+    CHECK_OK(method_create(&meth, method, m, &o));
     /* A twin without the progressive step on a second copy of the model: identical up to step 3,
      * so the survivors' moments after the step must be the twin's at the same entries. */
     unet *m2 = NULL;
     CHECK_OK(unet_load(&m2, TINY));
     CHECK_OK(unet_reserve(m2, TB));
     o.progressive_iter = 6;
-    CHECK_OK(method_create(&twin, method, unet_params(m2), &o));
+    CHECK_OK(method_create(&twin, method, m2, &o));
     float *base = malloc(p->numel * sizeof(float)), *at3 = malloc(p->numel * sizeof(float));
     memcpy(base, p->data, p->numel * sizeof(float));
     sara_rng r, r2;
@@ -551,7 +551,7 @@ TEST(sara_lowrank_term_added_after_clipping)
     o.lowrank_all = 1;
     o.lambda_rank = 0.05;
     train_method *meth = NULL;
-    CHECK_OK(method_create(&meth, "sara", p, &o));
+    CHECK_OK(method_create(&meth, "sara", m, &o));
     sara_rng r;
     rng_seed(&r, 4);
     CHECK_OK(tiny_backward(m, &r, meth, NULL));
@@ -607,15 +607,14 @@ TEST(sara_state_bytes_are_o_nnz)
 {
     unet *m = NULL;
     CHECK_OK(unet_load(&m, TINY));
-    param_table *p = unet_params(m);
     method_options o;
     sara_opts(&o, "smallest", 2e-3);
     train_method *full = NULL, *sara = NULL, *sel = NULL, *sara_ppa = NULL;
-    CHECK_OK(method_create(&full, "full", p, &o));
-    CHECK_OK(method_create(&sara, "sara", p, &o));
-    CHECK_OK(method_create(&sel, "selective", p, &o));
+    CHECK_OK(method_create(&full, "full", m, &o));
+    CHECK_OK(method_create(&sara, "sara", m, &o));
+    CHECK_OK(method_create(&sel, "selective", m, &o));
     o.total_steps = 10;
-    CHECK_OK(method_create(&sara_ppa, "sara", p, &o));
+    CHECK_OK(method_create(&sara_ppa, "sara", m, &o));
     int64_t nnz = sara->trainable_count(sara), total = unet_param_count(m);
     CHECK(nnz > 0 && nnz < total / 20);
     CHECK(sara->state_bytes(sara) == (size_t)nnz * 24);
@@ -638,14 +637,14 @@ TEST(sara_rejects_bad_options)
     method_options o;
     sara_opts(&o, "smallest", -1);
     train_method *meth = NULL;
-    CHECK_ERR(method_create(&meth, "sara", unet_params(m), &o), SARA_ERR_INVALID, "threshold");
+    CHECK_ERR(method_create(&meth, "sara", m, &o), SARA_ERR_INVALID, "threshold");
     sara_opts(&o, "smallest", 2e-3);
     o.lambda_rank = -1;
-    CHECK_ERR(method_create(&meth, "selective", unet_params(m), &o), SARA_ERR_INVALID, "lambda_rank");
+    CHECK_ERR(method_create(&meth, "selective", m, &o), SARA_ERR_INVALID, "lambda_rank");
     sara_opts(&o, "smallest", 2e-3);
     o.targets = "no_such_tensor";
-    CHECK_ERR(method_create(&meth, "sara", unet_params(m), &o), SARA_ERR_INVALID, "no parameter tensor");
-    CHECK_ERR(method_create(&meth, "sparse", unet_params(m), &o), SARA_ERR_INVALID, "full, sara, selective");
+    CHECK_ERR(method_create(&meth, "sara", m, &o), SARA_ERR_INVALID, "no parameter tensor");
+    CHECK_ERR(method_create(&meth, "sparse", m, &o), SARA_ERR_INVALID, "full, lora, sara, selective");
     CHECK(meth == NULL);
     unet_free(m);
 }
@@ -665,7 +664,7 @@ TEST(sara_state_round_trip_and_mismatch_errors)
     o.total_steps = 4;
     o.progressive_iter = 2;
     train_method *a = NULL, *b = NULL;
-    CHECK_OK(method_create(&a, "sara", unet_params(m), &o));
+    CHECK_OK(method_create(&a, "sara", m, &o));
     sara_rng r;
     rng_seed(&r, 6);
     for (int s = 1; s <= 2; s++)
@@ -680,7 +679,7 @@ TEST(sara_state_round_trip_and_mismatch_errors)
     st_file *f = NULL;
     CHECK_OK(safetensors_open(path, &f));
     CHECK_OK(unet_load(&fresh, TINY));
-    CHECK_OK(method_create(&b, "sara", unet_params(fresh), &o));
+    CHECK_OK(method_create(&b, "sara", fresh, &o));
     CHECK_OK(b->load_state(b, f));
     int emptied = 0;
     param_table *p = unet_params(m);
@@ -699,17 +698,17 @@ TEST(sara_state_round_trip_and_mismatch_errors)
     CHECK(sara_method_progressed(b) && b->trainable_count(b) == a->trainable_count(a));
     method_free(b);
     o.threshold = 0.04;
-    CHECK_OK(method_create(&b, "sara", unet_params(fresh), &o));
+    CHECK_OK(method_create(&b, "sara", fresh, &o));
     CHECK_ERR(b->load_state(b, f), SARA_ERR_INVALID, "θ");
     method_free(b);
     o.threshold = 0.05;
     o.targets = "weights";
-    CHECK_OK(method_create(&b, "sara", unet_params(fresh), &o));
+    CHECK_OK(method_create(&b, "sara", fresh, &o));
     CHECK_ERR(b->load_state(b, f), SARA_ERR_INVALID, "differ from this run's selection");
     method_free(b);
     o.targets = "all";
     unet_params(fresh)->data[0] += 1.0f;
-    CHECK_OK(method_create(&b, "sara", unet_params(fresh), &o));
+    CHECK_OK(method_create(&b, "sara", fresh, &o));
     CHECK_ERR(b->load_state(b, f), SARA_ERR_INVALID, "another base model");
     method_free(b);
     safetensors_close(f);

@@ -7,6 +7,7 @@
 #include "peft/sara.h"
 
 sara_status method_create_full(train_method *self, const method_options *o);
+sara_status method_create_lora(train_method *self, const method_options *o);
 
 typedef struct {
     const char *name;
@@ -15,6 +16,7 @@ typedef struct {
 
 static const method_entry methods[] = {
     {"full", method_create_full},
+    {"lora", method_create_lora},
     {"sara", method_create_sara},
     {"selective", method_create_selective},
 };
@@ -33,7 +35,7 @@ void method_options_default(method_options *o)
     o->lora_alpha = 8;
 }
 
-sara_status method_create(train_method **out, const char *name, param_table *params, const method_options *o)
+sara_status method_create(train_method **out, const char *name, unet *model, const method_options *o)
 {
     *out = NULL;
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
@@ -43,7 +45,8 @@ sara_status method_create(train_method **out, const char *name, param_table *par
         if (!m)
             return sara_fail(SARA_ERR_NOMEM, "out of memory creating method %s", name);
         m->name = methods[i].name;
-        m->params = params;
+        m->model = model;
+        m->params = unet_params(model);
         sara_status s = methods[i].create(m, o);
         if (s != SARA_OK) {
             method_free(m);

@@ -11,6 +11,7 @@
 
 #include "core/params.h"
 #include "core/safetensors.h"
+#include "model/unet.h"
 #include "ops/ops.h"
 #include "train/adamw.h"
 
@@ -31,6 +32,7 @@ typedef struct {
     /* LoRA */
     int lora_rank;
     double lora_alpha;
+    const char *lora_targets;   /* substring of the weight names to adapt (NULL or "": every conv and linear) */
 } method_options;
 
 void method_options_default(method_options *o);
@@ -38,6 +40,7 @@ void method_options_default(method_options *o);
 typedef struct train_method train_method;
 struct train_method {
     const char *name;
+    unet *model;
     param_table *params;     /* the model's parameters, trained in place */
     ops_sink *sinks;         /* (params->count): what unet_backward writes gradients into */
     void *state;
@@ -62,8 +65,9 @@ struct train_method {
     void (*destroy)(train_method *self);
 };
 
-/* name: "full", "sara", "selective" (see method.c's table). The method trains `params` in place. */
-sara_status method_create(train_method **out, const char *name, param_table *params, const method_options *o);
+/* name: "full", "lora", "sara", "selective" (method.c's table). The method trains the model's parameters
+ * (or what it attaches) in place. */
+sara_status method_create(train_method **out, const char *name, unet *model, const method_options *o);
 void method_free(train_method *m);
 
 #endif

@@ -401,7 +401,7 @@ static sara_status trainer_init(trainer *tr, unet *m, const noise_schedule *sche
     method_options mo = o->method_opts;
     mo.total_steps = o->steps;
     mo.seed = o->seed;
-    SARA_TRY(method_create(&tr->method, o->method, unet_params(m), &mo));
+    SARA_TRY(method_create(&tr->method, o->method, m, &mo));
     if (o->ema_decay > 0) {
         SARA_TRY(params_clone_layout(&tr->ema, unet_params(m)));
         memcpy(tr->ema.data, unet_params(m)->data, tr->ema.numel * sizeof(float));

@@ -20,7 +20,7 @@
 #include "train/train.h"
 
 #define FASHION_MNIST "fashion-mnist"
-#define FULL_DEFAULT_LR 1e-3
+#define DENSE_DEFAULT_LR 1e-3 /* full and lora, when --lr is not given */
 
 /* SaRA's learning rate for a threshold θ: the official recipe's fit 1e-3·exp(−350·θ) (SPEC.md §2).
  * With --budget the formula still uses --threshold (the budget's θ is known only after selection). */
@@ -28,13 +28,14 @@ static double sara_default_lr(double theta) { return 1e-3 * exp(-350.0 * theta);
 
 typedef struct {
     const char *config, *out, *init, *model_config, *data, *data_dir, *method, *lr_schedule;
-    const char *beta_schedule, *prediction_type;
+    const char *beta_schedule, *prediction_type, *lora_targets;
     const char *selection, *targets;               /* sara / selective */
     int64_t budget, progressive_iter;
     double threshold, lambda_rank;
     int lowrank_all, lowrank_conv;
-    int limit, batch, keep_last, threads, num_train_timesteps, samples_per_class, sample_steps, log_every;
+    int limit, batch, keep_last, threads, num_train_timesteps, samples_per_class, sample_steps, log_every, lora_rank;
     int64_t steps, warmup, seed, save_every;
+    double lora_alpha;
     double lr, max_grad_norm, weight_decay, beta1, beta2, adam_eps, ema_decay, label_dropout, guidance;
     int resume;
 } train_args;
@@ -48,10 +49,13 @@ static const opt_spec train_specs[] = {
     R(data, OPT_STRING, "data", FASHION_MNIST, "'fashion-mnist' or an image folder (class folders, metadata.jsonl, .txt)"),
     R(data_dir, OPT_STRING, "data-dir", NULL, "where the Fashion-MNIST idx files are (default: found automatically)"),
     R(limit, OPT_INT, "limit", "0", "use only the first N images (0: all)"),
-    R(method, OPT_STRING, "method", "full", "fine-tuning method: full, sara or selective (SaRA's mask, dense gradients)"),
+    R(method, OPT_STRING, "method", "full", "fine-tuning method: full, lora, sara or selective (SaRA's mask, dense gradients)"),
+    R(lora_rank, OPT_INT, "lora-rank", "8", "LoRA rank r"),
+    R(lora_alpha, OPT_DOUBLE, "lora-alpha", "8", "LoRA alpha (the branch is scaled by alpha / r)"),
+    R(lora_targets, OPT_STRING, "lora-targets", NULL, "adapt only weights whose names contain this (default: every conv and linear)"),
     R(steps, OPT_I64, "steps", "1000", "optimizer steps"),
     R(batch, OPT_INT, "batch", "32", "batch size"),
-    R(lr, OPT_DOUBLE, "lr", "0", "peak learning rate; 0: the method's default (full 1e-3; sara/selective "
+    R(lr, OPT_DOUBLE, "lr", "0", "peak learning rate; 0: the method's default (full, lora 1e-3; sara/selective "
                                  "1e-3·exp(−350·threshold), 4.97e-4 at 2e-3)"),
     R(lr_schedule, OPT_STRING, "lr-schedule", "cosine", "constant, cosine or linear"),
     R(warmup, OPT_I64, "warmup", "0", "linear warm-up steps"),
@@ -228,6 +232,9 @@ static sara_status run(const train_args *a, const char *config_json)
     o.method_opts.lambda_rank = a->lambda_rank;
     o.method_opts.lowrank_all = a->lowrank_all;
     o.method_opts.lowrank_conv = a->lowrank_conv;
+    o.method_opts.lora_rank = a->lora_rank;
+    o.method_opts.lora_alpha = a->lora_alpha;
+    o.method_opts.lora_targets = a->lora_targets;
     o.seed = (uint64_t)a->seed;
     o.save_every = a->save_every;
     o.keep_last = a->keep_last;
@@ -280,7 +287,7 @@ int cmd_train(int argc, char **argv)
         return r > 0 ? 0 : 2;
     sara_set_threads(a.threads);
     if (a.lr == 0) /* the method's default, resolved before the configuration is printed and saved */
-        a.lr = strcmp(a.method, "sara") && strcmp(a.method, "selective") ? FULL_DEFAULT_LR : sara_default_lr(a.threshold);
+        a.lr = strcmp(a.method, "sara") && strcmp(a.method, "selective") ? DENSE_DEFAULT_LR : sara_default_lr(a.threshold);
     char *json = opts_to_json(&train_table, &a);
     fprintf(stderr, "config: %s\n", json ? json : "?");
     sara_status s = run(&a, json);
