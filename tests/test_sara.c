@@ -364,8 +364,8 @@ TEST(sara_selection_budget_ties_largest_random)
     for (int i = 0; i < t.count; i++) {
         for (int64_t k = 1; k < r1.nnz[i]; k++)
             CHECK(r1.index[i][k] > r1.index[i][k - 1]);
-        same12 &= r1.nnz[i] == r2.nnz[i] && !memcmp(r1.index[i], r2.index[i], (size_t)r1.nnz[i] * 8);
-        same13 &= r1.nnz[i] == r3.nnz[i] && !memcmp(r1.index[i], r3.index[i], (size_t)r1.nnz[i] * 8);
+        same12 &= r1.nnz[i] == r2.nnz[i] && (!r1.nnz[i] || !memcmp(r1.index[i], r2.index[i], (size_t)r1.nnz[i] * 8));
+        same13 &= r1.nnz[i] == r3.nnz[i] && (!r1.nnz[i] || !memcmp(r1.index[i], r3.index[i], (size_t)r1.nnz[i] * 8));
     }
     CHECK(same12 && !same13);
     mask_free(&r1);
@@ -688,9 +688,11 @@ TEST(sara_state_round_trip_and_mismatch_errors)
         sara_method_view(a, i, &x);
         sara_method_view(b, i, &y);
         size_t n = (size_t)x.n;
-        CHECK(x.n0 == y.n0 && x.n == y.n && !memcmp(x.idx0, y.idx0, (size_t)x.n0 * 8) &&
-              !memcmp(x.p0, y.p0, (size_t)x.n0 * 4));
-        CHECK(!memcmp(x.idx, y.idx, n * 8) && !memcmp(x.m, y.m, n * 4) && !memcmp(x.v, y.v, n * 4));
+        CHECK(x.n0 == y.n0 && x.n == y.n);
+        if (x.n0)
+            CHECK(!memcmp(x.idx0, y.idx0, (size_t)x.n0 * 8) && !memcmp(x.p0, y.p0, (size_t)x.n0 * 4));
+        if (n)
+            CHECK(!memcmp(x.idx, y.idx, n * 8) && !memcmp(x.m, y.m, n * 4) && !memcmp(x.v, y.v, n * 4));
         CHECK(b->sinks[i].kind == (y.n ? OPS_SINK_SPARSE : OPS_SINK_NONE) && (!y.n || b->sinks[i].index == y.idx));
         emptied += x.n0 > 0 && x.n == 0;
     }

@@ -443,7 +443,7 @@ static sara_status check_mask0(const st_file *f, const packed_tensor *t, const c
     const st_tensor *x = safetensors_find(f, key);
     if (!x && t->n0 == 0)
         return SARA_OK;
-    int64_t *idx = x && x->numel == t->n0 ? malloc(((size_t)t->n0 + 1) * sizeof *idx) : NULL;
+    int64_t *idx = x && t->n0 && x->numel == t->n0 ? malloc(((size_t)t->n0 + 1) * sizeof *idx) : NULL;
     sara_status r = idx ? safetensors_read_i64(f, x, idx) : SARA_ERR_INVALID;
     if (r == SARA_OK && memcmp(idx, t->idx0, (size_t)t->n0 * sizeof *idx))
         r = SARA_ERR_INVALID;
