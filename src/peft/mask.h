@@ -12,7 +12,8 @@
  *  - random (ablation): c entries uniformly without replacement (selection sampling over the
  *    target entries in (tensor, index) order, from rng_seed_stream(seed, MASK_RNG_STREAM)).
  * The threshold the progressive step re-applies is θ (threshold mode) or, for a budget, the
- * smallest fp32 θ with M0 ⊆ {|p| < θ} for the smallest selection: nextafterf of the N-th |p|. */
+ * smallest fp32 θ with M0 ⊆ {|p| < θ} for the smallest selection: nextafterf of the N-th |p|.
+ * The largest and random ablations re-apply that same θ (so their M1 is M0 ∩ {|P| < θ} too). */
 #ifndef SARA_PEFT_MASK_H
 #define SARA_PEFT_MASK_H
 
