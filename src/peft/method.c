@@ -4,6 +4,7 @@
 
 #include "core/status.h"
 #include "peft/method.h"
+#include "peft/sara.h"
 
 sara_status method_create_full(train_method *self, const method_options *o);
 sara_status method_create_lora(train_method *self, const method_options *o);
@@ -16,6 +17,8 @@ typedef struct {
 static const method_entry methods[] = {
     {"full", method_create_full},
     {"lora", method_create_lora},
+    {"sara", method_create_sara},
+    {"selective", method_create_selective},
 };
 
 void method_options_default(method_options *o)
@@ -27,6 +30,7 @@ void method_options_default(method_options *o)
     o->targets = "all";
     o->progressive_iter = -1;
     o->lambda_rank = 5e-4;
+    o->lowrank_min_dim = 64;
     o->lora_rank = 8;
     o->lora_alpha = 8;
 }
@@ -51,7 +55,10 @@ sara_status method_create(train_method **out, const char *name, unet *model, con
         *out = m;
         return SARA_OK;
     }
-    return sara_fail(SARA_ERR_INVALID, "unknown method '%s' (methods: full, lora)", name);
+    char known[256] = "";
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", methods[i].name);
+    return sara_fail(SARA_ERR_INVALID, "unknown method '%s' (this version has: %s)", name, known);
 }
 
 void method_free(train_method *m)

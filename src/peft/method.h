@@ -28,6 +28,7 @@ typedef struct {
     double lambda_rank;         /* nuclear-norm weight (5e-4); 0 disables the low-rank term */
     int lowrank_all;            /* 1: every eligible tensor each step; 0: one at random */
     int lowrank_conv;           /* 1: conv kernels (out, in·kh·kw) are eligible too */
+    int lowrank_min_dim;        /* eligible when min(rows, cols) > this (64; tests lower it) */
     /* LoRA */
     int lora_rank;
     double lora_alpha;
@@ -64,7 +65,8 @@ struct train_method {
     void (*destroy)(train_method *self);
 };
 
-/* name: "full", "lora", ... The method trains the model's parameters (or what it attaches) in place. */
+/* name: "full", "lora", "sara", "selective" (method.c's table). The method trains the model's parameters
+ * (or what it attaches) in place. */
 sara_status method_create(train_method **out, const char *name, unet *model, const method_options *o);
 void method_free(train_method *m);
 
