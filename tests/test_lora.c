@@ -7,6 +7,7 @@
 #include "core/params.h"
 #include "core/safetensors.h"
 #include "model/unet.h"
+#include "peft/adapter.h"
 #include "peft/method.h"
 #include "test.h"
 
@@ -155,7 +156,27 @@ TEST(lora_method_freezes_base_and_exports_peft_names)
     CHECK(safetensors_find(a, "conv_in.lora_B.weight"));
     CHECK(!strcmp(safetensors_meta(a, "method"), "lora") && !strcmp(safetensors_meta(a, "rank"), "4"));
     CHECK(a->count == unet_lora_params(m)->count);
+    CHECK(safetensors_meta(a, "base_sha256") && strlen(safetensors_meta(a, "base_sha256")) == 64);
     safetensors_close(a);
+    /* Folding the file into a fresh base gives the trained model's merged weights. */
+    unet *base = NULL;
+    CHECK_OK(unet_load(&base, TINY_MODEL));
+    param_table *bp = unet_params(base);
+    const char *spec[1] = {path};
+    CHECK_OK(adapter_apply_specs(bp, spec, 1, 0));
+    float *merged = malloc(bp->numel * sizeof(float));
+    CHECK(merged);
+    int ok = 1;
+    for (int i = 0; i < bp->count && ok; i++) {
+        unet_lora_merged_weight(m, i, merged);
+        ok = test_allclose_f32(bp->entries[i].name, params_ptr(bp, i), merged, (size_t)bp->entries[i].numel, 1e-6, 1e-6);
+    }
+    free(merged);
+    CHECK_MSG(ok, "adapter file merge differs from the training-time merge");
+    /* bp now differs from the base it was trained on: applying again must name the mismatch. */
+    CHECK_ERR(adapter_apply_specs(bp, spec, 1, 0), SARA_ERR_INVALID, "different base model");
+    CHECK_OK(adapter_apply_specs(bp, spec, 1, 1));
+    unet_free(base);
     safetensors_close(f);
     method_free(meth);
     free(before);

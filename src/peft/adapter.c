@@ -2,6 +2,7 @@
  * loader, merge, and the `sara inspect` description; see adapter.h for the format and the merge
  * rule. */
 #include "peft/adapter.h"
+#include "peft/lora_file.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -574,15 +575,39 @@ sara_status adapter_apply_specs(param_table *p, const char *const *specs, int n,
     sara_status s = list && ptrs && alpha ? SARA_OK : sara_fail(SARA_ERR_NOMEM, "out of memory loading adapters");
     char path[4096];
     int loaded = 0;
-    for (int q = 0; s == SARA_OK && q < n; q++) {
-        s = adapter_parse_spec(specs[q], path, sizeof path, &alpha[q]);
-        if (s == SARA_OK)
-            s = adapter_load(&list[q], path);
-        loaded += s == SARA_OK;
-        ptrs[q] = &list[q];
-    }
+    /* SaRA files are merged in one exact pass first (their hash check sees the untouched base);
+     * LoRA files are then folded in one by one, checked against the base's hash taken before. */
+    char base_hash[SHA256_HEX_CHARS];
+    int *lora = calloc((size_t)n, sizeof *lora);            /* (n) 1: spec q is a LoRA file */
+    double *lora_alpha = calloc((size_t)n, sizeof *lora_alpha); /* (n) */
+    if (s == SARA_OK && (!lora || !lora_alpha))
+        s = sara_fail(SARA_ERR_NOMEM, "out of memory loading adapters");
     if (s == SARA_OK)
-        s = adapter_apply(p, ptrs, alpha, n, force);
+        s = adapter_base_hash(p, base_hash);
+    for (int q = 0; s == SARA_OK && q < n; q++) {
+        double a = 0;
+        s = adapter_parse_spec(specs[q], path, sizeof path, &a);
+        st_file *f = NULL;
+        lora[q] = s == SARA_OK && safetensors_open(path, &f) == SARA_OK && lora_file_is(f);
+        safetensors_close(f);
+        if (s != SARA_OK || lora[q]) {
+            lora_alpha[q] = a;
+            continue;
+        }
+        alpha[loaded] = a;
+        s = adapter_load(&list[loaded], path);
+        if (s == SARA_OK) {
+            ptrs[loaded] = &list[loaded];
+            loaded++;
+        }
+    }
+    if (s == SARA_OK && loaded)
+        s = adapter_apply(p, ptrs, alpha, loaded, force);
+    for (int q = 0; s == SARA_OK && q < n; q++)
+        if (lora[q] && (s = adapter_parse_spec(specs[q], path, sizeof path, &lora_alpha[q])) == SARA_OK)
+            s = lora_file_apply(p, path, lora_alpha[q], force ? NULL : base_hash);
+    free(lora);
+    free(lora_alpha);
     for (int q = 0; q < loaded; q++)
         adapter_free(&list[q]);
     free(list);

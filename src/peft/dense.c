@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "peft/adapter.h"
 #include "peft/method.h"
 
 /* Checkpoint tensor names of the optimizer state (torch calls the moments exp_avg / exp_avg_sq). */
@@ -17,6 +18,7 @@ typedef struct {
     param_table *trained;     /* the model's table (full) or the LoRA table (lora) */
     param_table grad, m, v;   /* each the trained table's layout */
     int save_trained;         /* 1: the checkpoint must hold the trained table (the loop saves only the model's) */
+    char base_sha256[SHA256_HEX_CHARS]; /* LoRA: the frozen base's hash, for the adapter's metadata */
 } dense_state;
 
 static dense_state *st(const train_method *self) { return (dense_state *)self->state; }
@@ -145,8 +147,9 @@ static sara_status lora_export(train_method *self, const char *path, const char 
     snprintf(rank, sizeof rank, "%d", st(self)->opt.lora_rank);
     snprintf(alpha, sizeof alpha, "%.9g", st(self)->opt.lora_alpha);
     snprintf(steps, sizeof steps, "%lld", (long long)st(self)->opt.total_steps);
-    const char *meta[][2] = {{"format", "sara-adapter"}, {"version", "1"}, {"method", "lora"}, {"rank", rank},
-                             {"alpha", alpha}, {"steps", steps}, {"config", config_json ? config_json : "{}"}};
+    const char *meta[][2] = {{"format", ADAPTER_FORMAT}, {"version", "1"}, {"method", "lora"}, {"rank", rank},
+                             {"alpha", alpha}, {"steps", steps}, {"base_sha256", st(self)->base_sha256},
+                             {"config", config_json ? config_json : "{}"}};
     st_writer *w = NULL;
     SARA_TRY(st_writer_create(&w));
     sara_status s = params_add_to_writer(st(self)->trained, w, "");
@@ -160,10 +163,13 @@ static sara_status lora_export(train_method *self, const char *path, const char 
 
 sara_status method_create_lora(train_method *self, const method_options *o)
 {
+    char hash[SHA256_HEX_CHARS];
+    SARA_TRY(adapter_base_hash(self->params, hash)); /* before anything trains */
     SARA_TRY(unet_lora_attach(self->model, o->lora_rank, o->lora_alpha, o->lora_targets, o->seed));
     param_table *lora = unet_lora_params(self->model);
     SARA_TRY(dense_init(self, o, lora, self->params->count, self->params->count + lora->count));
     st(self)->save_trained = 1;
+    memcpy(st(self)->base_sha256, hash, sizeof hash);
     self->export_adapter = lora_export;
     return SARA_OK;
 }
