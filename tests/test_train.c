@@ -17,6 +17,9 @@
 #define SYN_IMAGES 16
 #define SYN_CLASSES 3
 
+/* EMA decay of the runs below (0: off); set by the EMA test only. */
+static double run_ema_decay;
+
 static void synthetic_dataset(sara_dataset *d, float *images, int64_t *labels)
 {
     *d = (sara_dataset){.count = SYN_IMAGES, .channels = 1, .height = 8, .width = 8, .num_classes = SYN_CLASSES,
@@ -76,11 +79,17 @@ static float *run(const char *method, const char *out_dir, int64_t steps, int re
     o.method_opts.progressive_iter = progressive_iter;
     o.method_opts.lowrank_min_dim = 8; /* the tiny model's 16×16 and 32×32 weights are eligible */
     o.method_opts.lambda_rank = 1e-2;
+    o.method_opts.lora_rank = 2;
+    o.ema_decay = run_ema_decay;
     sara_status s = train_run(m, &sched, &d, &o, NULL, NULL);
+    /* the model's weights followed by the LoRA table's (empty unless LoRA trained) */
     float *w = NULL;
-    if (s == SARA_OK && (w = malloc(unet_params(m)->numel * sizeof(float)))) {
-        memcpy(w, unet_params(m)->data, unet_params(m)->numel * sizeof(float));
-        *numel = unet_params(m)->numel;
+    size_t nm = unet_params(m)->numel, nl = unet_lora_params(m)->numel;
+    if (s == SARA_OK && (w = malloc((nm + nl + 1) * sizeof(float)))) {
+        memcpy(w, unet_params(m)->data, nm * sizeof(float));
+        if (nl)
+            memcpy(w + nm, unet_lora_params(m)->data, nl * sizeof(float));
+        *numel = nm + nl;
     }
     if (s != SARA_OK)
         fprintf(stderr, "    %s: %s\n", method, sara_last_error());
@@ -104,10 +113,16 @@ static void check_resume(const char *method, int64_t progressive_iter)
     snprintf(a, sizeof a, "%s/checkpoints/checkpoint-00000006.safetensors", straight);
     snprintf(b, sizeof b, "%s/checkpoints/checkpoint-00000006.safetensors", resumed);
     CHECK_MSG(same_file(a, b), "%s: final checkpoints differ (optimizer or method state)", method);
+    /* the exported model (the EMA's, when EMA is on) */
+    snprintf(a, sizeof a, "%s/model/diffusion_pytorch_model.safetensors", straight);
+    snprintf(b, sizeof b, "%s/model/diffusion_pytorch_model.safetensors", resumed);
+    CHECK_MSG(same_file(a, b), "%s: exported models differ", method);
     if (strcmp(method, "full")) {
         snprintf(a, sizeof a, "%s/adapter.safetensors", straight);
         snprintf(b, sizeof b, "%s/adapter.safetensors", resumed);
         CHECK_MSG(same_file(a, b), "%s: adapters differ", method);
+    }
+    if (!strcmp(method, "sara") || !strcmp(method, "selective")) {
         /* the log carries |M0|, |M1| and the low-rank term, and reads like one run */
         snprintf(a, sizeof a, "%s/metrics.jsonl", resumed);
         FILE *f = fopen(a, "r");
@@ -147,4 +162,30 @@ TEST(train_resume_is_bit_exact_sara_before_progressive_step)
 TEST(train_resume_is_bit_exact_selective)
 {
     check_resume("selective", 2);
+}
+
+TEST(train_resume_is_bit_exact_lora)
+{
+    check_resume("lora", -1);
+}
+
+/* With EMA the exported model is the EMA of the weights: it differs from the raw weights, and the
+ * EMA state travels in checkpoints (the resumed run exports the same file). */
+TEST(train_resume_is_bit_exact_with_ema)
+{
+    run_ema_decay = 0.9;
+    check_resume("full", -1);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/full-straight/model", test_tmpdir());
+    unet *ema = NULL;
+    size_t n = 0;
+    char out[600];
+    snprintf(out, sizeof out, "%s/raw", test_tmpdir());
+    float *raw = run("full", out, 6, 0, -1, &n);
+    run_ema_decay = 0;
+    CHECK_OK(unet_load(&ema, dir));
+    CHECK(raw && n == unet_params(ema)->numel); /* no LoRA: just the model's weights */
+    CHECK_MSG(memcmp(raw, unet_params(ema)->data, n * sizeof(float)), "the exported model is not the EMA");
+    free(raw);
+    unet_free(ema);
 }
