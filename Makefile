@@ -6,6 +6,12 @@
 #   make test       build and run the test suite (last line: "N passed, N failed")
 #   make asan       the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      benchmark programs (build/bench_*)
+#   make fuzz       libFuzzer binaries (clang, ASan + UBSan) in build-fuzz/, one per fuzz/fuzz_*.c
+#   make fuzz-run   runs each for FUZZ_SECONDS (60) from the committed corpus fuzz/corpus/<target>/
+#   make fuzz-corpus  regenerates the committed seed corpus (fuzz/gen_corpus.c)
+#   make valgrind   a short train + sample + merge under valgrind memcheck (scripts/valgrind-check.sh)
+#   make check      test + asan + fuzz-run with CHECK_FUZZ_SECONDS (30) per target: the full CI gate
+#   make robustness-doc  regenerates docs/ROBUSTNESS.md from the bad-input and fault tests
 #   make clean
 CC      ?= cc
 BUILD   ?= build
@@ -24,7 +30,9 @@ endif
 LIB_SRC   := $(wildcard src/*/*.c)
 OPS_SRC   := $(wildcard src/ops/*.c)
 CLI_SRC   := $(wildcard tools/cli/*.c)
-TEST_SRC  := $(wildcard tests/*.c)
+# The fuzz targets' entry points are also linked into the test runner, which replays the corpus.
+FUZZ_SRC  := $(filter-out fuzz/gen_corpus.c,$(wildcard fuzz/*.c))
+TEST_SRC  := $(wildcard tests/*.c) $(FUZZ_SRC)
 BENCH_SRC := $(wildcard bench/*.c)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(OPS_SRC:%.c=$(BUILD)/obj64/%.o)
@@ -64,8 +72,65 @@ asan:
 
 bench: $(BENCH_SRC:bench/%.c=$(BUILD)/%)
 
-clean:
-	rm -rf build build-asan
+# ---- fuzzing (clang + libFuzzer; Debian: clang, libclang-rt-14-dev, libomp-dev) --------------
+# The library is rebuilt by clang into its own folder with coverage instrumentation and the
+# sanitizers; each fuzz/fuzz_<target>.c becomes build-fuzz/fuzz_<target>.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(filter-out fuzz/fuzz_common.c,$(wildcard fuzz/fuzz_*.c)))
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
-.PHONY: all test asan bench clean
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS=-Wno-unknown-warning-option \
+	    OPT="-O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_BUILD)/libsara.a
+	$(MAKE) $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.c fuzz/fuzz.h $(FUZZ_BUILD)/libsara.a
+	$(FUZZ_CC) -std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -DSARA_LIBFUZZER -Iinclude -Isrc \
+	    -fsanitize=fuzzer $(FUZZ_SAN) -fopenmp $< fuzz/fuzz_common.c $(FUZZ_BUILD)/libsara.a -o $@ $(LDLIBS)
+
+# Each target runs from its committed seeds (read-only) into a working corpus under build-fuzz/;
+# a crash leaves its input as build-fuzz/artifacts/<target>-crash-* (commit it as a regression).
+fuzz-run: fuzz
+	@mkdir -p $(FUZZ_BUILD)/artifacts
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	    ./$(FUZZ_BUILD)/fuzz_$$t $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
+	        2>$(FUZZ_BUILD)/$$t.log || { tail -40 $(FUZZ_BUILD)/$$t.log; exit 1; }; \
+	    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(FUZZ_BUILD)/$$t.log | tr '\n' ' '; echo; \
+	done
+
+$(BUILD)/gen_corpus: fuzz/gen_corpus.c fuzz/fuzz_adapter.c fuzz/fuzz_common.c $(LIB)
+	$(CC) $(CFLAGS) fuzz/gen_corpus.c fuzz/fuzz_adapter.c fuzz/fuzz_common.c $(LIB) -o $@ $(LDLIBS)
+
+fuzz-corpus: $(BUILD)/gen_corpus
+	./$(BUILD)/gen_corpus
+
+# ---- the rest of the robustness work (docs/ROBUSTNESS.md) -----------------------------------
+VALGRIND_BUILD ?= build-valgrind
+CHECK_FUZZ_SECONDS ?= 30
+
+valgrind:
+	$(MAKE) BUILD=$(VALGRIND_BUILD) OPT="-O1" $(VALGRIND_BUILD)/sara
+	scripts/valgrind-check.sh $(VALGRIND_BUILD)/sara
+
+check:
+	$(MAKE) test
+	$(MAKE) asan
+	$(MAKE) fuzz-run FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
+
+# The CLI bad-input and fault tests append their rows when SARA_ROBUSTNESS_ROWS names a file.
+robustness-doc: $(BUILD)/sara_tests $(BUILD)/sara
+	rm -f $(BUILD)/robustness-rows.md
+	SARA_ROBUSTNESS_ROWS=$(BUILD)/robustness-rows.md SARA_BIN=$(BUILD)/sara ./$(BUILD)/sara_tests robust
+	scripts/robustness-doc.sh $(BUILD)/robustness-rows.md > docs/ROBUSTNESS.md
+
+clean:
+	rm -rf build build-asan $(FUZZ_BUILD) $(VALGRIND_BUILD)
+
+.PHONY: all test asan bench fuzz fuzz-run fuzz-corpus valgrind check robustness-doc clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

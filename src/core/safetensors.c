@@ -330,9 +330,9 @@ static sara_status st_map_file(st_file *f)
     return s;
 }
 
-static sara_status st_open(st_file *f)
+/* Parses the mapped (or copied) bytes f->map (f->size of them). */
+static sara_status st_parse(st_file *f)
 {
-    SARA_TRY(st_map_file(f));
     uint64_t header_len = 0;
     const uint8_t *p = f->map;
     for (int i = 0; i < ST_PREFIX; i++)
@@ -348,15 +348,49 @@ static sara_status st_open(st_file *f)
     return st_read_header(f, header_len);
 }
 
+static sara_status st_new(const char *path, st_file **out)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out || !((*out)->path = strdup(path))) {
+        free(*out);
+        *out = NULL;
+        return sara_fail(SARA_ERR_NOMEM, "%s: out of memory", path);
+    }
+    return SARA_OK;
+}
+
 sara_status safetensors_open(const char *path, st_file **out)
 {
     *out = NULL;
-    st_file *f = calloc(1, sizeof *f);
-    if (!f || !(f->path = strdup(path))) {
-        free(f);
-        return sara_fail(SARA_ERR_NOMEM, "%s: out of memory", path);
+    st_file *f;
+    SARA_TRY(st_new(path, &f));
+    sara_status s = st_map_file(f);
+    if (s == SARA_OK)
+        s = st_parse(f);
+    if (s != SARA_OK) {
+        safetensors_close(f);
+        return s;
     }
-    sara_status s = st_open(f);
+    *out = f;
+    return SARA_OK;
+}
+
+sara_status safetensors_open_memory(const void *data, size_t size, const char *name, st_file **out)
+{
+    *out = NULL;
+    st_file *f;
+    SARA_TRY(st_new(name, &f));
+    sara_status s = SARA_OK;
+    if (size < ST_PREFIX)
+        s = sara_fail(SARA_ERR_FORMAT, "%s: file is %zu bytes, too short for a safetensors header", name, size);
+    else if (!(f->map = malloc(size)))
+        s = sara_fail(SARA_ERR_NOMEM, "%s: out of memory for %zu bytes", name, size);
+    if (s == SARA_OK) {
+        memcpy(f->map, data, size);
+        f->size = size;
+        f->copied = 1;
+        s = st_parse(f);
+    }
     if (s != SARA_OK) {
         safetensors_close(f);
         return s;
@@ -369,7 +403,9 @@ void safetensors_close(st_file *f)
 {
     if (!f)
         return;
-    if (f->map)
+    if (f->map && f->copied)
+        free(f->map);
+    else if (f->map)
         munmap(f->map, f->size);
     for (int i = 0; i < f->count; i++)
         free(f->tensors[i].name);

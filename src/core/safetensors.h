@@ -27,8 +27,9 @@ typedef struct {
 
 typedef struct {
     char *path;
-    void *map;             /* the whole file, mmapped read-only */
+    void *map;             /* the whole file, mmapped read-only (or a malloc'd copy when `copied`) */
     size_t size;
+    int copied;            /* 1: opened with safetensors_open_memory */
     const uint8_t *data;   /* start of the data area */
     size_t data_size;
     st_tensor *tensors;    /* (count), in header order */
@@ -41,6 +42,9 @@ const char *st_dtype_name(st_dtype d);
 size_t st_dtype_size(st_dtype d);
 
 sara_status safetensors_open(const char *path, st_file **out);
+/* The same reader over bytes in memory (copied; data may be freed after the call); `name` stands
+ * for the path in messages. For fuzzing and for callers that already hold a file's bytes. */
+sara_status safetensors_open_memory(const void *data, size_t size, const char *name, st_file **out);
 void safetensors_close(st_file *f);
 /* NULL if absent. */
 const st_tensor *safetensors_find(const st_file *f, const char *name);

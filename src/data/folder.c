@@ -28,15 +28,20 @@
 #define CAPTION_MAX_BYTES (1 << 20)
 #define PIXEL_HALF_RANGE 127.5f
 #define UTF8_BOM "\xef\xbb\xbf"
+/* Integer labels name classes "0".."max": a hostile "label": 2e9 must not create two billion
+ * class names. Far more classes than any class-conditional UNet embeds. */
+#define FOLDER_MAX_LABEL 65535
 
 typedef struct {
     char *path;      /* image file */
     char *text;      /* class text (caption, jsonl text, folder name); NULL for integer labels */
     int64_t label;   /* integer label, or the class index once assigned */
+    int line;        /* its metadata.jsonl line (1-based), or 0 for the other layouts */
 } folder_item;
 
 typedef struct {
     const char *dir;
+    const char *meta;    /* the metadata.jsonl path in that layout, else NULL */
     folder_item *items;  /* (count) */
     int count, cap;
     int int_labels;      /* metadata.jsonl with "label" */
@@ -55,7 +60,7 @@ static void folder_list_free(folder_list *l)
 }
 
 /* Takes ownership of path and text (freeing them on failure). */
-static sara_status folder_add(folder_list *l, char *path, char *text, int64_t label)
+static sara_status folder_add(folder_list *l, char *path, char *text, int64_t label, int line)
 {
     if (l->count == l->cap) {
         int cap = l->cap ? 2 * l->cap : 64;
@@ -67,7 +72,7 @@ static sara_status folder_add(folder_list *l, char *path, char *text, int64_t la
         }
         l->items = items, l->cap = cap;
     }
-    l->items[l->count++] = (folder_item){path, text, label};
+    l->items[l->count++] = (folder_item){path, text, label, line};
     return SARA_OK;
 }
 
@@ -202,9 +207,11 @@ static sara_status jsonl_line(folder_list *l, const char *meta, int lineno, cons
         s = sara_fail(SARA_ERR_FORMAT, "%s:%d: no \"file_name\" string", meta, lineno);
     else if (l->int_labels && !label)
         s = sara_fail(SARA_ERR_FORMAT, "%s:%d: no \"label\" (earlier lines have one)", meta, lineno);
-    else if (l->int_labels && (!cJSON_IsNumber(label) || label->valuedouble < 0 || label->valuedouble > INT32_MAX ||
+    else if (l->int_labels && (!cJSON_IsNumber(label) || label->valuedouble < 0 ||
+                               label->valuedouble > FOLDER_MAX_LABEL ||
                                label->valuedouble != floor(label->valuedouble)))
-        s = sara_fail(SARA_ERR_FORMAT, "%s:%d: \"label\" must be a non-negative integer", meta, lineno);
+        s = sara_fail(SARA_ERR_FORMAT, "%s:%d: \"label\" must be a non-negative integer (at most %d)", meta, lineno,
+                      FOLDER_MAX_LABEL);
     else if (!l->int_labels && !cJSON_IsString(text))
         s = sara_fail(SARA_ERR_FORMAT, "%s:%d: no \"text\" string or integer \"label\"", meta, lineno);
     char *path = NULL, *t = NULL;
@@ -225,14 +232,13 @@ static sara_status jsonl_line(folder_list *l, const char *meta, int lineno, cons
         free(t);
         return s;
     }
-    return folder_add(l, path, t, k);
+    return folder_add(l, path, t, k, lineno);
 }
 
-static sara_status folder_from_jsonl(folder_list *l, const char *meta)
+/* Reads metadata.jsonl lines from fp (named `meta` in messages). */
+static sara_status folder_from_jsonl_stream(folder_list *l, const char *meta, FILE *fp)
 {
-    FILE *fp = fopen(meta, "rb");
-    if (!fp)
-        return sara_fail(SARA_ERR_IO, "%s: cannot open: %s", meta, strerror(errno));
+    l->meta = meta;
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -249,6 +255,15 @@ static sara_status folder_from_jsonl(folder_list *l, const char *meta)
     if (s == SARA_OK && ferror(fp))
         s = sara_fail(SARA_ERR_IO, "%s: read failed", meta);
     free(line);
+    return s;
+}
+
+static sara_status folder_from_jsonl(folder_list *l, const char *meta)
+{
+    FILE *fp = fopen(meta, "rb");
+    if (!fp)
+        return sara_fail(SARA_ERR_IO, "%s: cannot open: %s", meta, strerror(errno));
+    sara_status s = folder_from_jsonl_stream(l, meta, fp);
     fclose(fp);
     return s;
 }
@@ -288,7 +303,7 @@ static sara_status folder_add_images(folder_list *l, const char *dir, char **nam
             free(path);
             return sara_fail(SARA_ERR_NOMEM, "%s: out of memory", dir);
         }
-        SARA_TRY(folder_add(l, path, text, 0));
+        SARA_TRY(folder_add(l, path, text, 0, 0));
     }
     return SARA_OK;
 }
@@ -311,6 +326,25 @@ static sara_status folder_from_subfolders(folder_list *l, char **names, int n)
     return SARA_OK;
 }
 
+static sara_status folder_check_nonempty(const folder_list *l)
+{
+    if (l->count == 0 && l->meta)
+        return sara_fail(SARA_ERR_MISSING, "%s: lists no images", l->meta);
+    if (l->count == 0)
+        return sara_fail(SARA_ERR_MISSING, "%s: no images found (want %s, PNG/JPEG files with .txt captions, or "
+                         "class sub-folders of PNG/JPEG files)", l->dir, METADATA_NAME);
+    return SARA_OK;
+}
+
+/* Where an item came from, for messages: "metadata.jsonl:LINE" or the image's path. */
+static const char *item_origin(const folder_list *l, const folder_item *it, char *buf, size_t cap)
+{
+    if (!it->line)
+        return it->path;
+    snprintf(buf, cap, "%s:%d", l->meta, it->line);
+    return buf;
+}
+
 /* Picks the layout and fills l with (path, text or label). */
 static sara_status folder_scan(folder_list *l)
 {
@@ -330,9 +364,8 @@ static sara_status folder_scan(folder_list *l)
             s = images ? folder_add_images(l, l->dir, names, n, NULL) : folder_from_subfolders(l, names, n);
         names_free(names, n);
     }
-    if (s == SARA_OK && l->count == 0)
-        s = sara_fail(SARA_ERR_MISSING, "%s: no images found (want %s, PNG/JPEG files with .txt captions, or "
-                      "class sub-folders of PNG/JPEG files)", l->dir, METADATA_NAME);
+    if (s == SARA_OK)
+        s = folder_check_nonempty(l);
     free(meta);
     return s;
 }
@@ -356,13 +389,14 @@ static int class_names_match(const char *a, const char *b)
 /* Sets every item's label and the dataset's class names. */
 static sara_status folder_assign_labels(folder_list *l, sara_dataset *d, const char *const *fixed, int num_fixed)
 {
+    char where[4096 + 16];
     if (fixed) {
         for (int i = 0; i < l->count; i++) {
             folder_item *it = &l->items[i];
             if (l->int_labels) {
                 if (it->label >= num_fixed)
-                    return sara_fail(SARA_ERR_FORMAT, "%s: label %lld is out of range [0, %d)", it->path,
-                                     (long long)it->label, num_fixed);
+                    return sara_fail(SARA_ERR_FORMAT, "%s: label %lld is out of range [0, %d)",
+                                     item_origin(l, it, where, sizeof where), (long long)it->label, num_fixed);
                 continue;
             }
             int k = 0;
@@ -370,7 +404,7 @@ static sara_status folder_assign_labels(folder_list *l, sara_dataset *d, const c
                 k++;
             if (k == num_fixed)
                 return sara_fail(SARA_ERR_INVALID, "%s: unknown class '%s' (the model's classes are '%s' ... '%s')",
-                                 it->path, it->text, fixed[0], fixed[num_fixed - 1]);
+                                 item_origin(l, it, where, sizeof where), it->text, fixed[0], fixed[num_fixed - 1]);
             it->label = k;
         }
         return dataset_set_classes(d, fixed, num_fixed);
@@ -464,6 +498,31 @@ sara_status dataset_load_folder(sara_dataset *d, const char *dir, int size, int 
         s = folder_decode(&l.items[i], i, size, channels, crop_random, seed, d->images + (size_t)i * per);
         d->labels[i] = l.items[i].label;
     }
+    folder_list_free(&l);
+    if (s != SARA_OK)
+        dataset_free(d);
+    return s;
+}
+
+sara_status dataset_folder_labels_jsonl(sara_dataset *d, const char *dir, const char *origin, FILE *fp,
+                                        const char *const *class_names_fixed, int num_fixed)
+{
+    memset(d, 0, sizeof *d);
+    folder_list l = {.dir = dir};
+    sara_status s = folder_from_jsonl_stream(&l, origin, fp);
+    if (s == SARA_OK)
+        s = folder_check_nonempty(&l);
+    if (s == SARA_OK) {
+        d->count = l.count;
+        d->labels = malloc((size_t)l.count * sizeof *d->labels);
+        d->source = strdup(origin);
+        if (!d->labels || !d->source)
+            s = sara_fail(SARA_ERR_NOMEM, "%s: out of memory", origin);
+    }
+    if (s == SARA_OK)
+        s = folder_assign_labels(&l, d, class_names_fixed, num_fixed);
+    for (int i = 0; s == SARA_OK && i < l.count; i++)
+        d->labels[i] = l.items[i].label;
     folder_list_free(&l);
     if (s != SARA_OK)
         dataset_free(d);

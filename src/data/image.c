@@ -257,14 +257,22 @@ sara_status image_read(const char *path, uint8_t **pixels, int *w, int *h, int *
     size_t size = 0;
     *pixels = NULL;
     SARA_TRY(file_read_all(path, &data, &size));
+    sara_status s = image_decode(path, data, size, pixels, w, h, c);
+    free(data);
+    return s;
+}
+
+sara_status image_decode(const char *path, const uint8_t *data, size_t size, uint8_t **pixels, int *w, int *h,
+                         int *c)
+{
     sara_status s;
+    *pixels = NULL;
     if (size >= sizeof png_magic && !memcmp(data, png_magic, sizeof png_magic))
         s = png_decode(path, data, size, pixels, w, h, c);
     else if (size >= sizeof jpeg_magic && !memcmp(data, jpeg_magic, sizeof jpeg_magic))
         s = jpeg_decode(path, data, size, pixels, w, h, c);
     else
         s = sara_fail(SARA_ERR_FORMAT, "%s: not a PNG or JPEG file", path);
-    free(data);
     if (s == SARA_OK)
         s = image_check_dims(path, *w, *h);
     if (s != SARA_OK) {

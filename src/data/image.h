@@ -19,6 +19,9 @@
  * (as PIL's convert("RGB") does). JPEG: grey, YCbCr and RGB; any libjpeg warning (truncated or
  * corrupt data) is an error, as a loader that silently trains on grey filler would be worse. */
 sara_status image_read(const char *path, uint8_t **pixels, int *w, int *h, int *c);
+/* The same decoding of a file's bytes already in memory; `path` only names it in messages. */
+sara_status image_decode(const char *path, const uint8_t *data, size_t size, uint8_t **pixels, int *w, int *h,
+                         int *c);
 
 /* Writes 8-bit pixels (h, w, c), c in {1, 3}, as a PNG atomically (src/core/atomic_file.h). */
 sara_status image_write_png(const char *path, const uint8_t *pixels, int w, int h, int c);

@@ -352,6 +352,29 @@ static sara_status check_divisible(const char *origin, const char *what, int cha
     return SARA_OK;
 }
 
+static sara_status check_limit(const char *origin, const char *what, int v, int limit)
+{
+    if (v > limit)
+        return sara_fail(SARA_ERR_UNSUPPORTED, "%s: %s = %d exceeds %d, the largest this version builds", origin, what,
+                         v, limit);
+    return SARA_OK;
+}
+
+static sara_status validate_limits(const unet_config *c, const char *origin)
+{
+    char what[64];
+    for (int i = 0; i < c->num_blocks; i++) {
+        snprintf(what, sizeof what, "block_out_channels[%d]", i);
+        SARA_TRY(check_limit(origin, what, c->block_out_channels[i], UNET_MAX_CHANNELS));
+    }
+    SARA_TRY(check_limit(origin, "in_channels", c->in_channels, UNET_MAX_CHANNELS));
+    SARA_TRY(check_limit(origin, "out_channels", c->out_channels, UNET_MAX_CHANNELS));
+    SARA_TRY(check_limit(origin, "time_embedding_dim", c->time_embedding_dim, 4 * UNET_MAX_CHANNELS));
+    SARA_TRY(check_limit(origin, "sample_size", c->sample_size, UNET_MAX_SAMPLE_SIZE));
+    SARA_TRY(check_limit(origin, "layers_per_block", c->layers_per_block, UNET_MAX_LAYERS_PER_BLOCK));
+    return check_limit(origin, "num_class_embeds", c->num_class_embeds, UNET_MAX_CLASS_EMBEDS);
+}
+
 static sara_status validate_ranges(const unet_config *c, const char *origin)
 {
     if (c->num_blocks < 1 || c->num_blocks > UNET_MAX_BLOCKS)
@@ -376,7 +399,7 @@ static sara_status validate_ranges(const unet_config *c, const char *origin)
     for (int i = 0; i < c->num_blocks; i++)
         if (c->block_out_channels[i] < 1)
             return sara_fail(SARA_ERR_INVALID, "%s: block_out_channels[%d] must be positive", origin, i);
-    return SARA_OK;
+    return validate_limits(c, origin);
 }
 
 sara_status unet_config_validate(const unet_config *c, const char *origin)

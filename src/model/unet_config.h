@@ -8,6 +8,13 @@
 #include "sara/sara.h"
 
 #define UNET_MAX_BLOCKS 8
+/* Upper bounds on sizes, far above any real UNet2DModel: they keep every size product the model
+ * computes (4 × channels for the time embedding, C·H·W, O·C·k·k) inside its integer types, so a
+ * hostile config.json is refused here instead of overflowing later. */
+#define UNET_MAX_CHANNELS 16384
+#define UNET_MAX_SAMPLE_SIZE 4096
+#define UNET_MAX_LAYERS_PER_BLOCK 64
+#define UNET_MAX_CLASS_EMBEDS (1 << 20)
 
 typedef struct {
     int sample_size;                           /* default 32 when absent (diffusers: None) */

@@ -382,15 +382,22 @@ static sara_status load_from(sara_adapter *a, const st_file *f)
     return s;
 }
 
+sara_status adapter_load_file(sara_adapter *a, const st_file *f)
+{
+    memset(a, 0, sizeof *a);
+    sara_status s = load_from(a, f);
+    if (s != SARA_OK)
+        adapter_free(a);
+    return s;
+}
+
 sara_status adapter_load(sara_adapter *a, const char *path)
 {
     memset(a, 0, sizeof *a);
     st_file *f = NULL;
     SARA_TRY(safetensors_open(path, &f));
-    sara_status s = load_from(a, f);
+    sara_status s = adapter_load_file(a, f);
     safetensors_close(f);
-    if (s != SARA_OK)
-        adapter_free(a);
     return s;
 }
 

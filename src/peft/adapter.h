@@ -86,6 +86,8 @@ typedef struct {
  * dtypes, 1-D shapes, equal lengths, indices sorted, unique, and inside the recorded shape,
  * finite deltas. Every failure names the file and tensor. */
 sara_status adapter_load(sara_adapter *a, const char *path);
+/* The same, from a file already opened (a may outlive f: everything is copied). */
+sara_status adapter_load_file(sara_adapter *a, const st_file *f);
 void adapter_free(sara_adapter *a);
 
 /* Checks that a fits the model `base`: every tensor exists with the recorded shape, and (unless

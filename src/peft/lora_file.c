@@ -69,6 +69,14 @@ sara_status lora_file_apply(param_table *p, const char *path, double alpha, cons
 {
     st_file *f = NULL;
     SARA_TRY(safetensors_open(path, &f));
+    sara_status s = lora_file_apply_file(p, f, alpha, base_hash);
+    safetensors_close(f);
+    return s;
+}
+
+sara_status lora_file_apply_file(param_table *p, const st_file *f, double alpha, const char *base_hash)
+{
+    const char *path = f->path;
     double rank = 0, lora_alpha = 0;
     sara_status s = lora_file_is(f) ? SARA_OK : sara_fail(SARA_ERR_FORMAT, "%s: not a sara LoRA adapter", path);
     if (s == SARA_OK)
@@ -91,6 +99,5 @@ sara_status lora_file_apply(param_table *p, const char *path, double alpha, cons
     }
     if (s == SARA_OK && pairs == 0)
         s = sara_fail(SARA_ERR_FORMAT, "%s: no LoRA tensors", path);
-    safetensors_close(f);
     return s;
 }

@@ -13,5 +13,7 @@ int lora_file_is(const st_file *f);
  * with consistent shapes. base_hash: the base's SHA-256 (adapter_base_hash) that the file's
  * base_sha256 must equal; NULL skips the check (--force). */
 sara_status lora_file_apply(param_table *p, const char *path, double alpha, const char *base_hash);
+/* The same for a file already opened. */
+sara_status lora_file_apply_file(param_table *p, const st_file *f, double alpha, const char *base_hash);
 
 #endif

@@ -3,6 +3,8 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +73,10 @@ static sara_status parse(model_info *mi, const cJSON *root, const char *path)
         mi->num_train_timesteps = it->valueint;
     }
     if ((it = cJSON_GetObjectItem(root, "null_label"))) {
-        if (!cJSON_IsNumber(it) && !cJSON_IsNull(it))
-            return sara_fail(SARA_ERR_FORMAT, "%s: null_label must be an integer or null", path);
+        /* the range check also keeps the double → int64 conversion defined */
+        if (!cJSON_IsNull(it) && (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
+                                  it->valuedouble < -1 || it->valuedouble > INT32_MAX))
+            return sara_fail(SARA_ERR_FORMAT, "%s: null_label must be a non-negative integer or null", path);
         mi->null_label = cJSON_IsNull(it) ? -1 : (int64_t)it->valuedouble;
     }
     if ((it = cJSON_GetObjectItem(root, "class_names"))) {
@@ -119,6 +123,9 @@ sara_status model_info_save(const model_info *mi, const char *dir)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/" MODEL_INFO_FILE, dir);
+    if (mi->num_classes > MODEL_INFO_MAX_CLASSES) /* class_names holds no more */
+        return sara_fail(SARA_ERR_UNSUPPORTED, "%s: %d classes (at most %d can be named)", path, mi->num_classes,
+                         MODEL_INFO_MAX_CLASSES);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "beta_schedule", schedule_kind_name(mi->beta_schedule));
     cJSON_AddNumberToObject(o, "beta_start", mi->beta_start);
