@@ -28,12 +28,23 @@ const char *sara_status_name(sara_status s)
     return "unknown status";
 }
 
+/* Messages quote names and values taken from input files (tensor names, JSON keys, captions),
+ * which may hold newlines or terminal escape sequences: every control byte becomes '?', so a
+ * message stays one line and prints as plain text. (Found by fuzzing the adapter loader.) */
+static void error_make_printable(char *buf)
+{
+    for (unsigned char *p = (unsigned char *)buf; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
 sara_status sara_fail(sara_status s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(error_buf, sizeof error_buf, fmt, ap);
     va_end(ap);
+    error_make_printable(error_buf);
     return s;
 }
 
@@ -46,6 +57,7 @@ void sara_error_prefix(const char *fmt, ...)
     va_end(ap);
     memcpy(old, error_buf, sizeof old);
     snprintf(error_buf, sizeof error_buf, "%s: %s", prefix, old);
+    error_make_printable(error_buf);
 }
 
 void sara_error_clear(void) { error_buf[0] = '\0'; }

@@ -21,6 +21,8 @@ const char *const fashion_mnist_class_names[FASHION_MNIST_CLASSES] = {
 #define IDX_MAGIC_LABELS 0x00000801u
 /* Largest image side accepted from an idx header (Fashion-MNIST is 28). */
 #define IDX_MAX_SIDE 4096
+/* First buffer size when reading idx data; it doubles as data arrives. */
+#define IDX_READ_CHUNK ((size_t)1 << 20)
 /* Pixel scaling to [-1, 1]: p / 127.5 - 1. */
 #define PIXEL_HALF_RANGE 127.5f
 
@@ -67,8 +69,10 @@ sara_status dataset_set_classes(sara_dataset *d, const char *const *names, int n
 
 /* ---- idx files ------------------------------------------------------------------------------- */
 
-/* Reads exactly n bytes; a short read names the file as truncated. */
-static sara_status gz_read_exact(gzFile f, const char *path, void *buf, size_t n, const char *what)
+/* Reads exactly n bytes; a short read names the file as truncated. The n bytes are the part of
+ * `what` (total bytes) after its first `before` bytes, for the message. */
+static sara_status gz_read_part(gzFile f, const char *path, void *buf, size_t n, const char *what, size_t before,
+                                size_t total)
 {
     size_t done = 0;
     while (done < n) {
@@ -82,11 +86,16 @@ static sara_status gz_read_exact(gzFile f, const char *path, void *buf, size_t n
             return sara_fail(SARA_ERR_FORMAT, "%s: corrupt gzip data: %s", path, msg);
         }
         if (got == 0)
-            return sara_fail(SARA_ERR_FORMAT, "%s: truncated: %s needs %zu bytes, file has %zu", path, what, n,
-                             done);
+            return sara_fail(SARA_ERR_FORMAT, "%s: truncated: %s needs %zu bytes, file has %zu", path, what, total,
+                             before + done);
         done += (size_t)got;
     }
     return SARA_OK;
+}
+
+static sara_status gz_read_exact(gzFile f, const char *path, void *buf, size_t n, const char *what)
+{
+    return gz_read_part(f, path, buf, n, what, 0, n);
 }
 
 static uint32_t be32(const uint8_t *p)
@@ -166,16 +175,41 @@ static sara_status fmnist_open(fmnist_files *f, const char *dir, const char *pre
     return SARA_OK;
 }
 
+/* Reads `total` bytes into a buffer that grows as the data arrives: the header's counts are
+ * claims, and a 50-byte file claiming 60000 images of 4096×4096 must fail as truncated, not
+ * reserve a terabyte first (found by fuzzing the idx loader). */
+static sara_status gz_read_growing(gzFile f, const char *path, uint8_t **out, size_t total, const char *what)
+{
+    size_t cap = 0, done = 0;
+    uint8_t *buf = NULL;
+    while (done < total) {
+        if (done == cap) {
+            size_t ncap = cap ? 2 * cap : IDX_READ_CHUNK;
+            ncap = ncap < total ? ncap : total;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb) {
+                free(buf);
+                return sara_fail(SARA_ERR_NOMEM, "%s: out of memory reading %s", path, what);
+            }
+            buf = nb, cap = ncap;
+        }
+        sara_status s = gz_read_part(f, path, buf + done, cap - done, what, done, total);
+        if (s != SARA_OK) {
+            free(buf);
+            return s;
+        }
+        done = cap;
+    }
+    *out = buf ? buf : malloc(1);
+    return *out ? SARA_OK : sara_fail(SARA_ERR_NOMEM, "%s: out of memory", path);
+}
+
 /* Reads the first n images and labels, checking every label. */
 static sara_status fmnist_read(fmnist_files *f, uint32_t n)
 {
     size_t npix = (size_t)n * f->rows * f->cols;
-    f->pixels = malloc(npix);
-    f->label_bytes = malloc(n);
-    if (!f->pixels || !f->label_bytes)
-        return sara_fail(SARA_ERR_NOMEM, "%s: out of memory for %u images", f->images_path, n);
-    SARA_TRY(gz_read_exact(f->images, f->images_path, f->pixels, npix, "pixel data"));
-    SARA_TRY(gz_read_exact(f->labels, f->labels_path, f->label_bytes, n, "label data"));
+    SARA_TRY(gz_read_growing(f->images, f->images_path, &f->pixels, npix, "pixel data"));
+    SARA_TRY(gz_read_growing(f->labels, f->labels_path, &f->label_bytes, n, "label data"));
     for (uint32_t i = 0; i < n; i++)
         if (f->label_bytes[i] >= FASHION_MNIST_CLASSES)
             return sara_fail(SARA_ERR_FORMAT, "%s: label %u of image %u is out of range [0, %d)", f->labels_path,

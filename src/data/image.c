@@ -91,7 +91,31 @@ static void png_read_mem(png_structp png, png_bytep out, png_size_t n)
     ctx->pos += n;
 }
 
-/* Runs between setjmp and any longjmp; returns 0, or 1 for a size rejected by us. */
+/* deflate never expands data by more than this factor (258-byte matches coded in 2 bits). */
+#define ZLIB_MAX_RATIO 1032
+#define PNG_SIGNATURE_BYTES 8
+#define PNG_CHUNK_OVERHEAD 12 /* length, type, CRC */
+
+/* Bytes of compressed image data (the IDAT chunks) in a PNG held in memory; chunk structure
+ * errors stop the count (libpng reports them itself). */
+static size_t png_idat_bytes(const uint8_t *data, size_t size)
+{
+    size_t pos = PNG_SIGNATURE_BYTES, total = 0;
+    while (pos <= size && size - pos >= PNG_CHUNK_OVERHEAD) {
+        size_t len = (size_t)data[pos] << 24 | (size_t)data[pos + 1] << 16 | (size_t)data[pos + 2] << 8 | data[pos + 3];
+        if (len > size - pos - PNG_CHUNK_OVERHEAD)
+            break;
+        if (!memcmp(data + pos + 4, "IDAT", 4))
+            total += len;
+        pos += len + PNG_CHUNK_OVERHEAD;
+    }
+    return total;
+}
+
+/* Our own refusals inside png_decode_body. */
+enum { PNG_BODY_OK, PNG_BODY_TOO_LARGE, PNG_BODY_TOO_LITTLE_DATA };
+
+/* Runs between setjmp and any longjmp; returns a PNG_BODY_* code. */
 static int png_decode_body(png_structp png, png_infop info, png_ctx *ctx, int *w, int *h, int *c)
 {
     png_read_info(png, info);
@@ -99,7 +123,13 @@ static int png_decode_body(png_structp png, png_infop info, png_ctx *ctx, int *w
     int depth, color, interlace;
     png_get_IHDR(png, info, &pw, &ph, &depth, &color, &interlace, NULL, NULL);
     if ((long long)pw * (long long)ph > IMAGE_MAX_PIXELS)
-        return 1;
+        return PNG_BODY_TOO_LARGE;
+    /* The rows (one filter byte each) must be inflatable from the IDAT bytes present: otherwise
+     * the file is truncated, and a few bytes must not reserve the pixels of a huge header
+     * (found by fuzzing the image decoder). */
+    unsigned long long row_bytes = ((unsigned long long)pw * png_get_channels(png, info) * (unsigned)depth + 7) / 8;
+    if ((row_bytes + 1) * ph > (unsigned long long)ZLIB_MAX_RATIO * png_idat_bytes(ctx->data, ctx->size) + 1)
+        return PNG_BODY_TOO_LITTLE_DATA;
     if (color == PNG_COLOR_TYPE_PALETTE)
         png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8)
@@ -123,7 +153,7 @@ static int png_decode_body(png_structp png, png_infop info, png_ctx *ctx, int *w
     png_read_image(png, ctx->rows);
     png_read_end(png, NULL);
     *w = (int)pw, *h = (int)ph, *c = ch;
-    return 0;
+    return PNG_BODY_OK;
 }
 
 static sara_status png_decode(const char *path, const uint8_t *data, size_t size, uint8_t **pixels, int *w,
@@ -138,10 +168,15 @@ static sara_status png_decode(const char *path, const uint8_t *data, size_t size
     }
     png_set_read_fn(png, &ctx, png_read_mem);
     sara_status s = SARA_OK;
+    int body = PNG_BODY_OK;
     if (setjmp(png_jmpbuf(png)))
         s = sara_fail(SARA_ERR_FORMAT, "%s: corrupt PNG: %s", path, ctx.msg);
-    else if (png_decode_body(png, info, &ctx, w, h, c))
+    else if ((body = png_decode_body(png, info, &ctx, w, h, c)) == PNG_BODY_TOO_LARGE)
         s = sara_fail(SARA_ERR_FORMAT, "%s: PNG larger than %lld pixels", path, (long long)IMAGE_MAX_PIXELS);
+    else if (body == PNG_BODY_TOO_LITTLE_DATA)
+        s = sara_fail(SARA_ERR_FORMAT, "%s: corrupt PNG: %ux%u pixels cannot come from %zu bytes of image data "
+                      "(truncated?)", path, png_get_image_width(png, info), png_get_image_height(png, info),
+                      png_idat_bytes(data, size));
     png_destroy_read_struct(&png, &info, NULL);
     free(ctx.rows);
     if (s != SARA_OK) {
