@@ -23,7 +23,8 @@ typedef enum {
     SARA_ERR_SHAPE,     /* a tensor's shape or dtype disagrees with what the model needs */
     SARA_ERR_MISSING,   /* a required tensor, key or file is absent */
     SARA_ERR_NUMERIC,   /* a NaN or Inf appeared where a finite value is required */
-    SARA_ERR_UNSUPPORTED /* a valid input that this version does not implement */
+    SARA_ERR_UNSUPPORTED, /* a valid input that this version does not implement */
+    SARA_ERR_INTERRUPTED /* stopped on request (train_options.stop) after saving its state */
 } sara_status;
 
 /* The message of the most recent failure in this thread ("" if none). */

@@ -50,8 +50,26 @@ sara_status atomic_file_open(atomic_file *af, const char *path)
     return SARA_OK;
 }
 
+/* The test-only write fault (atomic_file_fault_after): bytes left before writes fail; < 0: off. */
+static long long fault_budget = -1;
+static int fault_errno;
+
+void atomic_file_fault_after(long long bytes, int err)
+{
+    fault_budget = bytes;
+    fault_errno = err;
+}
+
+void atomic_file_fault_clear(void) { fault_budget = -1; }
+
 sara_status atomic_file_write(atomic_file *af, const void *data, size_t n)
 {
+    if (fault_budget >= 0 && (unsigned long long)fault_budget < n) { /* as a full disk would */
+        fault_budget = 0;
+        return sara_fail(SARA_ERR_IO, "%s: write failed: %s", af->path, strerror(fault_errno));
+    }
+    if (fault_budget >= 0)
+        fault_budget -= (long long)n;
     if (n && fwrite(data, 1, n, af->fp) != n)
         return sara_fail(SARA_ERR_IO, "%s: write failed: %s", af->path, strerror(errno));
     return SARA_OK;

@@ -22,4 +22,10 @@ void atomic_file_abort(atomic_file *af);
 /* Writes n bytes to af->fp, failing with the final path named. */
 sara_status atomic_file_write(atomic_file *af, const void *data, size_t n);
 
+/* Fault injection, for tests only (the library never calls it): after `bytes` more bytes have gone
+ * through atomic_file_write in this process, every later write fails with errno `err` (ENOSPC: a
+ * full disk), until atomic_file_fault_clear. Not thread-safe; tests set it around one call. */
+void atomic_file_fault_after(long long bytes, int err);
+void atomic_file_fault_clear(void);
+
 #endif

@@ -24,6 +24,7 @@ const char *sara_status_name(sara_status s)
     case SARA_ERR_MISSING: return "missing";
     case SARA_ERR_NUMERIC: return "non-finite value";
     case SARA_ERR_UNSUPPORTED: return "unsupported";
+    case SARA_ERR_INTERRUPTED: return "interrupted";
     }
     return "unknown status";
 }

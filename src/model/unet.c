@@ -765,6 +765,89 @@ sara_status unet_backward(unet *m, const float *dout, float *dx, const ops_sink 
     return SARA_OK;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* diagnostics: where a NaN or Inf first appears (called only after a non-finite step) */
+
+static int span_finite(const float *p, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(p[i]))
+            return 0;
+    return 1;
+}
+
+/* A layer's module name: the name of one of its parameters without the last `strip` parts
+ * ("down_blocks.0.resnets.1.norm1.weight", strip 2 → "down_blocks.0.resnets.1"). */
+static void module_name(const unet *m, int param, int strip, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", param >= 0 ? m->params.entries[param].name : "?");
+    for (int k = 0; k < strip; k++) {
+        char *dot = strrchr(buf, '.');
+        if (dot)
+            *dot = '\0';
+    }
+}
+
+/* Names layer i, or for the layers without parameters (upsample, skip concatenation) says which
+ * named layer they feed. */
+static void layer_name(const unet *m, int i, char *buf, size_t cap)
+{
+    const layer *L = &m->layers[i];
+    switch (L->kind) {
+    case L_CONV: module_name(m, L->conv.w, 1, buf, cap); return;
+    case L_NORM_SILU: module_name(m, L->n1.g, 1, buf, cap); return;
+    case L_RESNET:
+    case L_ATTN: module_name(m, L->n1.g, 2, buf, cap); return;
+    default: {
+        char next[PARAM_NAME_MAX] = "the output";
+        for (int j = i + 1; j < m->n_layers && !strcmp(next, "the output"); j++)
+            if (m->layers[j].kind != L_UPSAMPLE && m->layers[j].kind != L_CONCAT)
+                layer_name(m, j, next, sizeof next);
+        snprintf(buf, cap, "%s before %s", L->kind == L_UPSAMPLE ? "upsampling" : "skip concatenation", next);
+    }
+    }
+}
+
+int unet_find_nonfinite(const unet *m, char *buf, size_t cap)
+{
+    const param_table *tables[2] = {&m->params, &m->lora};
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < tables[t]->count; i++)
+            if (!span_finite(params_ptr(tables[t], i), tables[t]->entries[i].numel)) {
+                snprintf(buf, cap, "parameter %s", tables[t]->entries[i].name);
+                return 1;
+            }
+    int B = m->B;
+    if (B <= 0 || !m->in_x || !m->fwd.base)
+        return 0; /* no forward pass to look at */
+    if (!span_finite(m->bufs[0].data, buf_numel(m, 0, B))) {
+        snprintf(buf, cap, "the input batch");
+        return 1;
+    }
+    if (!span_finite(m->emb_act, (int64_t)B * m->temb_dim)) {
+        snprintf(buf, cap, "activation of time_embedding");
+        return 1;
+    }
+    for (int i = 0; i < m->n_layers; i++)
+        if (!span_finite(m->bufs[m->layers[i].out].data, buf_numel(m, m->layers[i].out, B))) {
+            char name[PARAM_NAME_MAX + 64];
+            layer_name(m, i, name, sizeof name);
+            snprintf(buf, cap, "activation of %s", name);
+            return 1;
+        }
+    return 0;
+}
+
+const char *unet_param_name(const unet *m, int i)
+{
+    if (i < 0)
+        return "?";
+    if (i < m->params.count)
+        return m->params.entries[i].name;
+    i -= m->params.count;
+    return i < m->lora.count ? m->lora.entries[i].name : "?";
+}
+
 static double conv_flops(const conv_p *c, int B)
 {
     return 2.0 * B * c->s.O * ops_conv_out_h(&c->s) * ops_conv_out_w(&c->s) * c->s.C * c->s.KH * c->s.KW;

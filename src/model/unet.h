@@ -71,4 +71,13 @@ double unet_forward_flops(const unet *m, int B);
 /* Total number of parameters. */
 int64_t unet_param_count(const unet *m);
 
+/* After a step went non-finite: names (into buf) the first parameter that holds a NaN or Inf
+ * ("parameter <name>"), else the first activation of the last forward pass, in forward order
+ * ("activation of <module>"); returns 1 if one was found, 0 if all are finite. Costs one pass
+ * over the weights and saved activations, so it runs only when the loss or gradient norm is
+ * not finite. */
+int unet_find_nonfinite(const unet *m, char *buf, size_t cap);
+/* Name of parameter i in unet_backward's sinks order: the model's table, then the LoRA table's. */
+const char *unet_param_name(const unet *m, int i);
+
 #endif

@@ -57,6 +57,9 @@ typedef struct {
     data_order order;
     int64_t step;              /* optimizer steps done */
     int bad_steps;
+    int checkpoint_pending;    /* a periodic checkpoint fell on a skipped step: write at the next good one */
+    char nonfinite[PARAM_NAME_MAX + 64]; /* where the last skipped step's first NaN/Inf was */
+    char last_checkpoint[4096];          /* path of the newest checkpoint written by this run */
     int64_t sample_numel;      /* C·H·W */
     int64_t *idx, *labels, *t; /* (B) */
     float *tf;                 /* (B) timesteps as float for the model */
@@ -132,9 +135,29 @@ sara_status train_find_checkpoint(const char *out_dir, char *buf, size_t cap)
     return SARA_OK;
 }
 
+/* The first parameter (model or LoRA table) holding a NaN or Inf, into buf; 0 if none. */
+static int params_nonfinite(trainer *tr, char *buf, size_t cap)
+{
+    const param_table *tables[2] = {unet_params(tr->m), unet_lora_params(tr->m)};
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < tables[t]->count; i++) {
+            const float *x = params_ptr(tables[t], i);
+            for (int64_t k = 0; k < tables[t]->entries[i].numel; k++)
+                if (!isfinite(x[k])) {
+                    snprintf(buf, cap, "%s", tables[t]->entries[i].name);
+                    return 1;
+                }
+        }
+    return 0;
+}
+
 static sara_status checkpoint_write(trainer *tr)
 {
-    char path[4096], dir[4096], meta[64];
+    char path[4096], dir[4096], meta[64], bad[PARAM_NAME_MAX];
+    /* Never save a poisoned state: it would replace (keep_last) the good checkpoints. */
+    if (params_nonfinite(tr, bad, sizeof bad))
+        return sara_fail(SARA_ERR_NUMERIC, "step %" PRId64 ": parameter %s is not finite; checkpoint not written "
+                         "(the last good checkpoint is kept)", tr->step, bad);
     snprintf(dir, sizeof dir, "%s/" CHECKPOINT_DIR, tr->o->out_dir);
     SARA_TRY(ensure_dir(dir));
     checkpoint_path(tr, tr->step, path, sizeof path);
@@ -174,6 +197,7 @@ static sara_status checkpoint_write(trainer *tr)
     st_writer_free(w);
     if (s != SARA_OK)
         return s;
+    snprintf(tr->last_checkpoint, sizeof tr->last_checkpoint, "%s", path);
     /* Keep the newest keep_last checkpoints; the one just written is among them. */
     int64_t steps[MAX_CHECKPOINTS];
     int n = list_checkpoints(tr->o->out_dir, steps, MAX_CHECKPOINTS);
@@ -253,8 +277,26 @@ static sara_status checkpoint_restore(trainer *tr, const char *path)
 /* ------------------------------------------------------------------------------------------ */
 /* metrics log */
 
-/* On resume the log may hold steps past the checkpoint (a crash after logging): drop them so the
- * log reads like one uninterrupted run. Lines are {"step":N,...}. */
+/* Copies the log lines of steps up to the checkpoint's: a line past it (a crash after logging)
+ * or one without its newline (a kill in the middle of writing it) is dropped. */
+static sara_status metrics_copy_upto(FILE *in, atomic_file *af, int64_t last_step)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    sara_status s = SARA_OK;
+    while (s == SARA_OK && (n = getline(&line, &cap, in)) > 0) {
+        long long step;
+        if (line[n - 1] != '\n' || sscanf(line, "{\"step\":%lld", &step) != 1 || step > last_step)
+            continue;
+        s = atomic_file_write(af, line, (size_t)n);
+    }
+    free(line);
+    return s;
+}
+
+/* On resume the log may hold steps past the checkpoint: drop them so the log reads like one
+ * uninterrupted run. Lines are {"step":N,...}. */
 static sara_status metrics_open(trainer *tr)
 {
     char path[4096];
@@ -264,19 +306,12 @@ static sara_status metrics_open(trainer *tr)
         atomic_file af;
         if (in) {
             sara_status s = atomic_file_open(&af, path);
-            if (s != SARA_OK) {
-                fclose(in);
-                return s;
-            }
-            char line[4096];
-            while (fgets(line, sizeof line, in)) {
-                long long step;
-                if (sscanf(line, "{\"step\":%lld", &step) == 1 && step > tr->step)
-                    continue;
-                fputs(line, af.fp);
-            }
+            if (s == SARA_OK && (s = metrics_copy_upto(in, &af, tr->step)) != SARA_OK)
+                atomic_file_abort(&af);
+            else if (s == SARA_OK)
+                s = atomic_file_commit(&af);
             fclose(in);
-            SARA_TRY(atomic_file_commit(&af));
+            SARA_TRY(s);
         }
     }
     tr->metrics = fopen(path, tr->step > 0 ? "a" : "w");
@@ -287,14 +322,34 @@ static sara_status metrics_open(trainer *tr)
 
 #define METHOD_METRICS_MAX 1024
 
+/* src as a JSON string body: parameter names are plain, but never let one break the line. */
+static void json_plain(char *dst, size_t cap, const char *src)
+{
+    size_t k = 0;
+    for (; *src && k + 1 < cap; src++)
+        dst[k++] = (*src == '"' || *src == '\\' || (unsigned char)*src < 0x20) ? '?' : *src;
+    dst[k] = '\0';
+}
+
 static void metrics_write(trainer *tr, const train_progress *p)
 {
-    char extra[METHOD_METRICS_MAX] = "";
+    char extra[METHOD_METRICS_MAX] = "", where[sizeof tr->nonfinite + 16] = "";
     if (tr->method->step_metrics)
         tr->method->step_metrics(tr->method, extra, sizeof extra);
+    if (p->nonfinite) {
+        char name[sizeof tr->nonfinite];
+        json_plain(name, sizeof name, p->nonfinite);
+        snprintf(where, sizeof where, ",\"nonfinite\":\"%s\"", name);
+    }
+    /* JSON has no NaN or Infinity: a non-finite loss or norm is logged as null. */
+    char loss[32] = "null", norm[32] = "null";
+    if (isfinite(p->loss))
+        snprintf(loss, sizeof loss, "%.9g", p->loss);
+    if (isfinite(p->grad_norm))
+        snprintf(norm, sizeof norm, "%.9g", p->grad_norm);
     fprintf(tr->metrics,
-            "{\"step\":%" PRId64 ",\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"seconds\":%.6f,\"skipped\":%d%s%s}\n",
-            p->step, p->loss, p->lr, p->grad_norm, p->step_seconds, p->skipped, extra[0] ? "," : "", extra);
+            "{\"step\":%" PRId64 ",\"loss\":%s,\"lr\":%.9g,\"grad_norm\":%s,\"seconds\":%.6f,\"skipped\":%d%s%s%s}\n",
+            p->step, loss, p->lr, norm, p->step_seconds, p->skipped, where, extra[0] ? "," : "", extra);
     fflush(tr->metrics);
 }
 
@@ -308,6 +363,33 @@ static void ema_update(trainer *tr)
     float *e = tr->ema.data;
     for (size_t i = 0; i < tr->ema.numel; i++)
         e[i] = d * e[i] + (1.0f - d) * p[i];
+}
+
+/* Names where a skipped step's first NaN or Inf is: a parameter or forward activation (in forward
+ * order), else the loss, else the gradient nearest the output (the first one backward wrote). */
+static void locate_nonfinite(trainer *tr, double loss, char *buf, size_t cap)
+{
+    if (unet_find_nonfinite(tr->m, buf, cap))
+        return;
+    if (!isfinite(loss)) {
+        snprintf(buf, cap, "loss");
+        return;
+    }
+    const ops_sink *sinks = tr->method->sinks;
+    int n_model = unet_params(tr->m)->count, n = n_model + unet_lora_params(tr->m)->count;
+    for (int i = n - 1; i >= 0; i--) {
+        const param_table *t = i < n_model ? unet_params(tr->m) : unet_lora_params(tr->m);
+        int64_t len = sinks[i].kind == OPS_SINK_DENSE    ? t->entries[i < n_model ? i : i - n_model].numel
+                      : sinks[i].kind == OPS_SINK_SPARSE ? sinks[i].nnz
+                                                         : 0;
+        const float *g = sinks[i].kind == OPS_SINK_DENSE ? sinks[i].dense : sinks[i].values;
+        for (int64_t k = 0; k < len; k++)
+            if (!isfinite(g[k])) {
+                snprintf(buf, cap, "gradient of %s", unet_param_name(tr->m, i));
+                return;
+            }
+    }
+    snprintf(buf, cap, "gradient norm (the gradients are finite; their sum of squares overflowed)");
 }
 
 static sara_status train_step(trainer *tr, train_progress *p)
@@ -343,9 +425,9 @@ static sara_status train_step(trainer *tr, train_progress *p)
     p->lr = lr_at(o->lr_schedule, o->lr, tr->step, o->warmup, o->steps);
     p->skipped = !isfinite(loss) || !isfinite(norm);
     if (p->skipped) {
-        if (++tr->bad_steps >= o->max_bad_steps)
-            return sara_fail(SARA_ERR_NUMERIC, "non-finite loss or gradient for %d consecutive steps (at step %" PRId64
-                             "); stopping, the last checkpoint is kept", tr->bad_steps, p->step);
+        tr->bad_steps++;
+        locate_nonfinite(tr, loss, tr->nonfinite, sizeof tr->nonfinite);
+        p->nonfinite = tr->nonfinite;
     } else {
         tr->bad_steps = 0;
         double f = clip_factor(norm, o->max_grad_norm);
@@ -429,8 +511,10 @@ static sara_status trainer_init(trainer *tr, unet *m, const noise_schedule *sche
 
 static sara_status export_model(trainer *tr)
 {
-    char dir[4096];
+    char dir[4096], bad[PARAM_NAME_MAX];
     snprintf(dir, sizeof dir, "%s/" MODEL_DIR, tr->o->out_dir);
+    if (params_nonfinite(tr, bad, sizeof bad))
+        return sara_fail(SARA_ERR_NUMERIC, "%s: parameter %s is not finite; the model is not exported", dir, bad);
     param_table *p = unet_params(tr->m);
     float *raw = NULL;
     if (tr->ema.data) { /* export the EMA weights, then put the raw ones back */
@@ -472,6 +556,53 @@ static void report_plan(trainer *tr, train_progress_fn cb, void *cb_ctx)
     cb(&p, cb_ctx);
 }
 
+static int stop_requested(const trainer *tr) { return tr->o->stop && *tr->o->stop; }
+
+/* The checkpoint after a step: periodic ones (and the last) are deferred past skipped steps, and a
+ * stop request saves the step just done. checkpoint_write refuses non-finite weights. */
+static sara_status after_step(trainer *tr, train_progress *p)
+{
+    const train_options *o = tr->o;
+    int last = tr->step == o->steps, stop = stop_requested(tr);
+    if ((o->save_every > 0 && tr->step % o->save_every == 0) || last)
+        tr->checkpoint_pending = 1;
+    if (!(tr->checkpoint_pending || stop) || (p->skipped && !last && !stop))
+        return SARA_OK;
+    tr->checkpoint_pending = 0;
+    sara_status s = checkpoint_write(tr);
+    p->checkpointed = s == SARA_OK;
+    return s;
+}
+
+/* Why the run stops after this step, if it does: too many bad steps in a row, or a request. */
+static sara_status stop_reason(trainer *tr, const train_progress *p)
+{
+    if (p->skipped && tr->bad_steps >= tr->o->max_bad_steps)
+        return sara_fail(SARA_ERR_NUMERIC, "%d consecutive steps with a non-finite loss or gradient (step %" PRId64
+                         ", first non-finite: %s); stopping, the last good checkpoint is kept", tr->bad_steps,
+                         p->step, tr->nonfinite);
+    if (stop_requested(tr))
+        return sara_fail(SARA_ERR_INTERRUPTED, "stopped by request after step %" PRId64 "; state saved in %s",
+                         tr->step, tr->last_checkpoint);
+    return SARA_OK;
+}
+
+/* A kill during a write leaves PREFIX*.tmp.XXXXXX files (atomic_file's temporaries) in dir. */
+static void remove_stale_temporaries(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) || !strstr(e->d_name, ".tmp."))
+            continue;
+        char path[4096 + 256];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+}
+
 sara_status train_run(unet *m, const noise_schedule *sched, const sara_dataset *data, const train_options *o,
                       train_progress_fn cb, void *cb_ctx)
 {
@@ -480,6 +611,9 @@ sara_status train_run(unet *m, const noise_schedule *sched, const sara_dataset *
     sara_status s = trainer_init(&tr, m, sched, data, o);
     if (s == SARA_OK && o->resume) {
         char path[4096];
+        snprintf(path, sizeof path, "%s/" CHECKPOINT_DIR, o->out_dir);
+        remove_stale_temporaries(path, CHECKPOINT_PREFIX);
+        remove_stale_temporaries(o->out_dir, METRICS_FILE);
         s = train_find_checkpoint(o->out_dir, path, sizeof path);
         if (s == SARA_OK)
             s = checkpoint_restore(&tr, path);
@@ -495,12 +629,11 @@ sara_status train_run(unet *m, const noise_schedule *sched, const sara_dataset *
             break;
         /* Log first: a crash between the two leaves a line that resume drops, never a gap. */
         metrics_write(&tr, &p);
-        if ((o->save_every > 0 && tr.step % o->save_every == 0) || tr.step == o->steps) {
-            s = checkpoint_write(&tr);
-            p.checkpointed = 1;
-        }
+        s = after_step(&tr, &p);
         if (cb)
             cb(&p, cb_ctx);
+        if (s == SARA_OK)
+            s = stop_reason(&tr, &p);
     }
     if (s == SARA_OK)
         s = export_model(&tr);

@@ -5,6 +5,7 @@
 #ifndef SARA_TRAIN_TRAIN_H
 #define SARA_TRAIN_TRAIN_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "data/batch.h"
@@ -33,6 +34,10 @@ typedef struct {
     int resume;                 /* continue from the newest checkpoint in out_dir */
     int max_bad_steps;          /* stop after this many consecutive non-finite steps */
     const char *config_json;    /* the effective configuration, stored in checkpoints (may be NULL) */
+    /* Polled after every step (may be NULL): non-zero asks the run to stop. It writes a checkpoint
+     * of the step just done and returns SARA_ERR_INTERRUPTED; --resume continues bit-exactly. The
+     * library installs no signal handler: the CLI's SIGINT/SIGTERM handler sets this flag. */
+    volatile sig_atomic_t *stop;
 } train_options;
 
 void train_options_default(train_options *o);
@@ -56,12 +61,20 @@ typedef struct {
     double loss, lr, grad_norm;
     double step_seconds;        /* wall time of this step */
     int skipped;                /* 1 if the step was skipped (non-finite loss or gradient) */
+    const char *nonfinite;      /* when skipped: where the first NaN/Inf is — "parameter <name>",
+                                 * "activation of <module>", "loss", "gradient of <name>" */
     int checkpointed;           /* 1 if a checkpoint was written after this step */
 } train_progress;
 
 typedef void (*train_progress_fn)(const train_progress *p, void *ctx);
 
-/* Trains m in place on `data` with the noise schedule `sched`; calls cb after every step. */
+/* Trains m in place on `data` with the noise schedule `sched`; calls cb after every step.
+ * Faults: a step whose loss or gradient norm is not finite is skipped (no update) and the first
+ * non-finite parameter, activation or gradient is named (train_progress.nonfinite, metrics.jsonl);
+ * after max_bad_steps consecutive skipped steps the run stops with SARA_ERR_NUMERIC. Checkpoints
+ * are written only from finite weights, and a periodic one due at a skipped step waits for the
+ * next good step, so the newest checkpoint is always a good state. A checkpoint or output that
+ * cannot be written stops the run with SARA_ERR_IO; the previous checkpoint is untouched. */
 sara_status train_run(unet *m, const noise_schedule *sched, const sara_dataset *data, const train_options *o,
                       train_progress_fn cb, void *cb_ctx);
 

@@ -3,6 +3,7 @@
  * (diffusers layout + sara.json) and a sample grid. */
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ typedef struct {
     double threshold, lambda_rank;
     int lowrank_all, lowrank_conv;
     int limit, batch, keep_last, threads, num_train_timesteps, samples_per_class, sample_steps, log_every, lora_rank;
+    int max_bad_steps;
     int64_t steps, warmup, seed, save_every;
     double lora_alpha;
     double lr, max_grad_norm, weight_decay, beta1, beta2, adam_eps, ema_decay, label_dropout, guidance;
@@ -70,6 +72,8 @@ static const opt_spec train_specs[] = {
     R(save_every, OPT_I64, "save-every", "500", "checkpoint every N steps (and at the end)"),
     R(keep_last, OPT_INT, "keep-last", "2", "checkpoints to keep"),
     R(resume, OPT_FLAG, "resume", NULL, "continue from the newest checkpoint in --out"),
+    R(max_bad_steps, OPT_INT, "max-bad-steps", "10", "stop after this many consecutive steps with a NaN/Inf loss or "
+                                                     "gradient (each is skipped; the last good checkpoint is kept)"),
     R(threads, OPT_INT, "threads", "0", "threads (0: all cores)"),
     R(beta_schedule, OPT_STRING, "beta-schedule", "linear", "noise schedule when training from scratch"),
     R(prediction_type, OPT_STRING, "prediction-type", "epsilon", "epsilon or v_prediction (from scratch)"),
@@ -146,9 +150,35 @@ static void on_progress(const train_progress *p, void *ctx)
     int last = p->step == p->total;
     if (!ps->tty && !last && !p->skipped && p->step % ps->log_every)
         return;
-    fprintf(stderr, "%sstep %" PRId64 "/%" PRId64 " | %.2f it/s | ETA %d:%02d | loss %.4f | lr %.2e | grad norm %.3f%s%s",
+    fprintf(stderr, "%sstep %" PRId64 "/%" PRId64 " | %.2f it/s | ETA %d:%02d | loss %.4f | lr %.2e | grad norm %.3f%s%s%s",
             ps->tty ? "\r\033[K" : "", p->step, p->total, rate, (int)(eta / 60), (int)eta % 60, p->loss, p->lr,
-            p->grad_norm, p->skipped ? " | SKIPPED (non-finite)" : "", ps->tty && !last ? "" : "\n");
+            p->grad_norm, p->skipped ? " | SKIPPED, non-finite: " : "", p->skipped && p->nonfinite ? p->nonfinite : "",
+            ps->tty && !last && !p->skipped ? "" : "\n"); /* on a terminal a skipped step keeps its line */
+}
+
+/* ---- SIGINT / SIGTERM: the handler only sets a flag that train_run polls after each step; the
+ * run then writes a checkpoint and returns SARA_ERR_INTERRUPTED. SA_RESETHAND makes a second
+ * Ctrl-C kill at once, as users expect when a step is slow. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+static void stop_signals_install(struct sigaction old[2])
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old[0]);
+    sigaction(SIGTERM, &sa, &old[1]);
+}
+
+/* After training: sampling is not interruptible with a checkpoint, so signals kill again. */
+static void stop_signals_restore(const struct sigaction old[2])
+{
+    sigaction(SIGINT, &old[0], NULL);
+    sigaction(SIGTERM, &old[1], NULL);
 }
 
 static sara_status build_model(const train_args *a, unet **m, model_info *mi)
@@ -189,14 +219,18 @@ static sara_status load_data(const train_args *a, const unet_config *c, const mo
 }
 
 /* Classes of a model trained from scratch come from the data; a spare embedding is the null class. */
-static void classes_from_data(model_info *mi, const unet_config *c, const sara_dataset *d)
+static sara_status classes_from_data(model_info *mi, const unet_config *c, const sara_dataset *d)
 {
     if (mi->num_classes > 0 || c->num_class_embeds <= 0)
-        return;
+        return SARA_OK;
+    if (d->num_classes > MODEL_INFO_MAX_CLASSES) /* checked now, not when sara.json is saved at the end */
+        return sara_fail(SARA_ERR_UNSUPPORTED, "%s: %d classes (at most %d)", d->source, d->num_classes,
+                         MODEL_INFO_MAX_CLASSES);
     mi->num_classes = d->num_classes;
     for (int i = 0; i < d->num_classes && i < MODEL_INFO_MAX_CLASSES; i++)
         snprintf(mi->class_names[i], MODEL_INFO_NAME_MAX, "%s", d->class_names[i]);
     mi->null_label = c->num_class_embeds > d->num_classes ? d->num_classes : -1;
+    return SARA_OK;
 }
 
 static sara_status run(const train_args *a, const char *config_json)
@@ -210,10 +244,10 @@ static sara_status run(const train_args *a, const char *config_json)
     sara_status s = build_model(a, &m, mi);
     if (s == SARA_OK)
         s = load_data(a, unet_get_config(m), mi, &d);
-    if (s == SARA_OK) {
-        classes_from_data(mi, unet_get_config(m), &d);
+    if (s == SARA_OK)
+        s = classes_from_data(mi, unet_get_config(m), &d);
+    if (s == SARA_OK)
         s = model_info_schedule(mi, &sched);
-    }
     train_options o;
     train_options_default(&o);
     o.out_dir = a->out;
@@ -242,7 +276,9 @@ static sara_status run(const train_args *a, const char *config_json)
     o.label_dropout = a->label_dropout;
     o.null_label = mi->null_label;
     o.resume = a->resume;
+    o.max_bad_steps = a->max_bad_steps;
     o.config_json = config_json;
+    o.stop = &stop_signal;
     if (s == SARA_OK)
         s = lr_schedule_parse(a->lr_schedule, &o.lr_schedule);
     if (s == SARA_OK) {
@@ -250,7 +286,10 @@ static sara_status run(const train_args *a, const char *config_json)
                 d.num_classes);
         fprintf(stderr, "blas: %s\n", sara_blas_description());
         progress_state ps = {.tty = isatty(2), .log_every = a->log_every > 0 ? a->log_every : 1};
+        struct sigaction old[2];
+        stop_signals_install(old);
         s = train_run(m, &sched, &d, &o, on_progress, &ps);
+        stop_signals_restore(old);
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/model", a->out);
@@ -292,5 +331,9 @@ int cmd_train(int argc, char **argv)
     fprintf(stderr, "config: %s\n", json ? json : "?");
     sara_status s = run(&a, json);
     free(json);
+    if (s == SARA_ERR_INTERRUPTED) { /* the shell convention for death by a signal: 128 + its number */
+        fprintf(stderr, "sara: %s; continue with --resume\n", sara_last_error());
+        return 128 + (stop_signal ? stop_signal : SIGINT);
+    }
     return s == SARA_OK ? 0 : cli_fail(s);
 }
