@@ -60,6 +60,7 @@ typedef struct {
     int checkpoint_pending;    /* a periodic checkpoint fell on a skipped step: write at the next good one */
     char nonfinite[PARAM_NAME_MAX + 64]; /* where the last skipped step's first NaN/Inf was */
     char last_checkpoint[4096];          /* path of the newest checkpoint written by this run */
+    int64_t last_checkpoint_step;        /* its step (-1: none yet) */
     int64_t sample_numel;      /* C·H·W */
     int64_t *idx, *labels, *t; /* (B) */
     float *tf;                 /* (B) timesteps as float for the model */
@@ -198,6 +199,7 @@ static sara_status checkpoint_write(trainer *tr)
     if (s != SARA_OK)
         return s;
     snprintf(tr->last_checkpoint, sizeof tr->last_checkpoint, "%s", path);
+    tr->last_checkpoint_step = tr->step;
     /* Keep the newest keep_last checkpoints; the one just written is among them. */
     int64_t steps[MAX_CHECKPOINTS];
     int n = list_checkpoints(tr->o->out_dir, steps, MAX_CHECKPOINTS);
@@ -558,15 +560,15 @@ static void report_plan(trainer *tr, train_progress_fn cb, void *cb_ctx)
 
 static int stop_requested(const trainer *tr) { return tr->o->stop && *tr->o->stop; }
 
-/* The checkpoint after a step: periodic ones (and the last) are deferred past skipped steps, and a
- * stop request saves the step just done. checkpoint_write refuses non-finite weights. */
+/* The periodic checkpoint after a step (and the last one); one due at a skipped step waits for
+ * the next good step. checkpoint_write refuses non-finite weights. */
 static sara_status after_step(trainer *tr, train_progress *p)
 {
     const train_options *o = tr->o;
-    int last = tr->step == o->steps, stop = stop_requested(tr);
+    int last = tr->step == o->steps;
     if ((o->save_every > 0 && tr->step % o->save_every == 0) || last)
         tr->checkpoint_pending = 1;
-    if (!(tr->checkpoint_pending || stop) || (p->skipped && !last && !stop))
+    if (!tr->checkpoint_pending || (p->skipped && !last))
         return SARA_OK;
     tr->checkpoint_pending = 0;
     sara_status s = checkpoint_write(tr);
@@ -574,17 +576,20 @@ static sara_status after_step(trainer *tr, train_progress *p)
     return s;
 }
 
-/* Why the run stops after this step, if it does: too many bad steps in a row, or a request. */
+/* Why the run stops after this step, if it does: too many bad steps in a row, or a request (which
+ * first saves the step just done, unless that step was already saved). */
 static sara_status stop_reason(trainer *tr, const train_progress *p)
 {
     if (p->skipped && tr->bad_steps >= tr->o->max_bad_steps)
         return sara_fail(SARA_ERR_NUMERIC, "%d consecutive steps with a non-finite loss or gradient (step %" PRId64
                          ", first non-finite: %s); stopping, the last good checkpoint is kept", tr->bad_steps,
                          p->step, tr->nonfinite);
-    if (stop_requested(tr))
-        return sara_fail(SARA_ERR_INTERRUPTED, "stopped by request after step %" PRId64 "; state saved in %s",
-                         tr->step, tr->last_checkpoint);
-    return SARA_OK;
+    if (!stop_requested(tr) || tr->step == tr->o->steps)
+        return SARA_OK; /* a request after the last step: the run is complete, finish it */
+    if (tr->last_checkpoint_step != tr->step)
+        SARA_TRY(checkpoint_write(tr));
+    return sara_fail(SARA_ERR_INTERRUPTED, "stopped by request after step %" PRId64 "; state saved in %s", tr->step,
+                     tr->last_checkpoint);
 }
 
 /* A kill during a write leaves PREFIX*.tmp.XXXXXX files (atomic_file's temporaries) in dir. */
@@ -609,6 +614,7 @@ sara_status train_run(unet *m, const noise_schedule *sched, const sara_dataset *
     trainer tr;
     SARA_TRY(ensure_dir(o->out_dir));
     sara_status s = trainer_init(&tr, m, sched, data, o);
+    tr.last_checkpoint_step = -1;
     if (s == SARA_OK && o->resume) {
         char path[4096];
         snprintf(path, sizeof path, "%s/" CHECKPOINT_DIR, o->out_dir);
