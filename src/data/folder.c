@@ -41,7 +41,7 @@ typedef struct {
 
 typedef struct {
     const char *dir;
-    const char *meta;    /* the metadata.jsonl path in that layout, else NULL */
+    char *meta;          /* the metadata.jsonl path in that layout (owned), else NULL */
     folder_item *items;  /* (count) */
     int count, cap;
     int int_labels;      /* metadata.jsonl with "label" */
@@ -57,6 +57,7 @@ static void folder_list_free(folder_list *l)
     }
     free(l->items);
     free(l->texts);
+    free(l->meta);
 }
 
 /* Takes ownership of path and text (freeing them on failure). */
@@ -238,7 +239,8 @@ static sara_status jsonl_line(folder_list *l, const char *meta, int lineno, cons
 /* Reads metadata.jsonl lines from fp (named `meta` in messages). */
 static sara_status folder_from_jsonl_stream(folder_list *l, const char *meta, FILE *fp)
 {
-    l->meta = meta;
+    if (!(l->meta = strdup(meta))) /* kept for messages about its lines after parsing */
+        return sara_fail(SARA_ERR_NOMEM, "%s: out of memory", meta);
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
