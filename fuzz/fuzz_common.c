@@ -49,6 +49,6 @@ int fuzz_write_file(const char *dir, const char *name, const uint8_t *data, size
     FILE *fp = fopen(path, "wb");
     if (!fp)
         return 0;
-    int ok = fwrite(data, 1, n, fp) == n;
+    int ok = n == 0 || fwrite(data, 1, n, fp) == n; /* fwrite(NULL, ...) is undefined even for 0 bytes */
     return fclose(fp) == 0 && ok;
 }

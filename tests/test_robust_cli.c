@@ -563,7 +563,8 @@ static int write_idx(const char *dir, uint32_t count, const uint8_t *labels)
     if (!fp)
         return 0;
     fwrite(lhead, 1, 8, fp);
-    fwrite(labels, 1, count, fp);
+    if (count)
+        fwrite(labels, 1, count, fp);
     return fclose(fp) == 0;
 }
 

@@ -75,6 +75,22 @@ static const opt_spec *find_spec(const opt_table *t, const char *name, size_t le
     return NULL;
 }
 
+/* The parsed --config document: string options point into it, so it lives until exit, and is
+ * freed then (so that leak checkers see no leak). */
+static cJSON *config_doc;
+
+static void config_doc_free(void) { cJSON_Delete(config_doc); }
+
+static int config_doc_keep(cJSON *root)
+{
+    if (!config_doc) {
+        if (!(config_doc = cJSON_CreateArray()))
+            return -1;
+        atexit(config_doc_free);
+    }
+    return cJSON_AddItemToArray(config_doc, root) ? 0 : -1;
+}
+
 /* A --config file: a JSON object whose keys are option names (underscores or dashes). */
 static int apply_config_file(const opt_table *t, void *out, const char *path)
 {
@@ -102,7 +118,11 @@ static int apply_config_file(const opt_table *t, void *out, const char *path)
         cJSON_Delete(root);
         return -1;
     }
-    /* The document is deliberately kept alive: string options point into it. */
+    if (config_doc_keep(root) != 0) {
+        cJSON_Delete(root);
+        fprintf(stderr, "sara: %s: out of memory\n", path);
+        return -1;
+    }
     for (cJSON *it = root->child; it; it = it->next) {
         char name[128];
         snprintf(name, sizeof name, "%s", it->string);
