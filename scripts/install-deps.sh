@@ -14,6 +14,13 @@ packages=(
   libjpeg-dev          # JPEG read (image-folder datasets)
   zlib1g-dev           # gzip'd idx files (Fashion-MNIST)
   dataset-fashion-mnist # the embedded default's training data
+  # robustness checks (docs/ROBUSTNESS.md): `make fuzz` builds libFuzzer targets with clang, whose
+  # fuzzer and sanitizer runtimes Debian ships apart; clang's OpenMP (omp.h) for the same build;
+  # `make valgrind` runs a short train + sample + merge under memcheck
+  clang                # make fuzz: the compiler
+  libclang-rt-14-dev   # make fuzz: libFuzzer, ASan and UBSan runtimes for clang 14 (Debian 12's clang)
+  libomp-dev           # make fuzz: omp.h and libomp for clang -fopenmp
+  valgrind             # make valgrind
 )
 if [ "${1:-}" = "--oracle" ]; then
   packages+=(python3-torch python3-numpy)

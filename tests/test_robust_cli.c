@@ -6,9 +6,8 @@
  * table of malformed inputs — every loader — each exits 1 or 2 (never a signal) with exactly one
  * error line that names the file and the problem.
  *
- * With SARA_ROBUSTNESS_ROWS=FILE set, each case appends a Markdown table row (what was tried, the
- * exit status, the error line with the scratch folder shown as $TMP) to FILE: `make
- * robustness-doc` turns them into docs/ROBUSTNESS.md. */
+ * Each case also gives a row of docs/ROBUSTNESS.md (robust_doc.h): what was tried, the exit
+ * status, and the error line the user sees. */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,6 +23,7 @@
 #include "core/safetensors.h"
 #include "data/image.h"
 #include "model/unet.h"
+#include "robust_doc.h"
 #include "test.h"
 
 #define TINY TEST_FIXTURES "/unet/tiny"
@@ -206,38 +206,6 @@ static int log_contains(const char *log, const char *needle)
     return strstr(buf, needle) != NULL;
 }
 
-/* ---- docs/ROBUSTNESS.md rows ----------------------------------------------------------------- */
-
-/* Appends "| area | tried | exit | seen |", with the scratch folder written $TMP and | escaped. */
-static void doc_row(const char *area, const char *tried, const char *exit_status, const char *seen)
-{
-    const char *rows = getenv("SARA_ROBUSTNESS_ROWS");
-    if (!rows)
-        return;
-    FILE *fp = fopen(rows, "a");
-    if (!fp)
-        return;
-    const char *cells[4] = {area, tried, exit_status, seen};
-    size_t tl = strlen(test_tmpdir());
-    fputc('|', fp);
-    for (int c = 0; c < 4; c++) {
-        fputc(' ', fp);
-        for (const char *p = cells[c]; *p; p++) {
-            if (!strncmp(p, test_tmpdir(), tl)) {
-                fputs("$TMP", fp);
-                p += tl - 1;
-            } else if (*p == '|') {
-                fputs("\\|", fp);
-            } else {
-                fputc(*p, fp);
-            }
-        }
-        fputs(" |", fp);
-    }
-    fputc('\n', fp);
-    fclose(fp);
-}
-
 static const char *status_text(outcome o)
 {
     static char buf[64];
@@ -329,7 +297,7 @@ TEST(robust_cli_kill9_and_sigint_then_resume_are_bit_identical)
     CHECK_MSG(same_file(tmp("killed/model/diffusion_pytorch_model.safetensors"), want),
               "the resumed model differs from the uninterrupted one");
     CHECK(count_lines(tmp("killed/metrics.jsonl")) == atoi(LONG_STEPS));
-    doc_row("fault", "`kill -9` during `sara train` (after the first checkpoints), then the same command with "
+    robust_doc_row("fault", "`kill -9` during `sara train` (after the first checkpoints), then the same command with "
             "`--resume`", "137, then 0", "the resumed run finishes; its model file is byte-identical to an "
             "uninterrupted run's; metrics.jsonl has one line per step");
 
@@ -350,14 +318,14 @@ TEST(robust_cli_kill9_and_sigint_then_resume_are_bit_identical)
     CHECK_MSG(steps_done >= 3 && steps_done < atoi(LONG_STEPS), "%d steps logged", steps_done);
     CHECK(exists(tmp("interrupted/checkpoints/checkpoint-%08d.safetensors", steps_done)));
     CHECK(!exists(tmp("interrupted/model")));
-    doc_row("fault", "SIGINT (Ctrl-C) during `sara train`", "130",
+    robust_doc_row("fault", "SIGINT (Ctrl-C) during `sara train`", "130",
             "`sara: stopped by request after step N; state saved in $TMP/.../checkpoint-0000000N.safetensors; "
             "continue with --resume` (a second Ctrl-C kills at once)");
     snprintf(args + strlen(args), sizeof args - strlen(args), " --resume");
     CHECK_MSG(run_sara(args, log).code == 0, "resume after SIGINT failed (see %s)", log);
     CHECK_MSG(same_file(tmp("interrupted/model/diffusion_pytorch_model.safetensors"), want),
               "the model resumed after SIGINT differs from the uninterrupted one");
-    doc_row("fault", "`--resume` after SIGINT", "0", "the finished model is byte-identical to an uninterrupted run's");
+    robust_doc_row("fault", "`--resume` after SIGINT", "0", "the finished model is byte-identical to an uninterrupted run's");
 }
 
 /* The first run writes checkpoint 2; the second resumes and must fail writing checkpoint 4. */
@@ -383,7 +351,7 @@ static void check_disk_full(const char *out, long fsize_limit, const char *what,
     CHECK_MSG(same_file(ck2, saved), "%s: the previous checkpoint changed", what);
     snprintf(line, sizeof line, "%s/checkpoints", out);
     CHECK_MSG(!count_temporaries(line), "%s: a temporary file was left in %s", what, line);
-    doc_row("fault", what, "1", err);
+    robust_doc_row("fault", what, "1", err);
 }
 
 TEST(robust_cli_disk_full_keeps_the_previous_checkpoint)
@@ -429,8 +397,8 @@ TEST(robust_cli_nan_in_the_base_model_is_named_and_stops)
     CHECK_MSG(log_contains(log, want), "progress lines lack '%s'", want);
     CHECK(!exists(tmp("run/checkpoints/checkpoint-00000001.safetensors"))); /* never a poisoned checkpoint */
     CHECK(count_lines(tmp("run/metrics.jsonl")) == 3);
-    doc_row("fault", "a NaN in a weight of the base model (`--init`), `--max-bad-steps 3`", "1", err);
-    doc_row("fault", "(the same run) each skipped step's progress line", "",
+    robust_doc_row("fault", "a NaN in a weight of the base model (`--init`), `--max-bad-steps 3`", "1", err);
+    robust_doc_row("fault", "(the same run) each skipped step's progress line", "",
             "`step 1/20 | ... | SKIPPED, non-finite: parameter mid_block.resnets.0.conv1.weight`, and in "
             "metrics.jsonl `\"loss\":null,...,\"skipped\":1,\"nonfinite\":\"parameter ...\"`; no checkpoint "
             "is written from non-finite weights");
@@ -737,7 +705,7 @@ TEST(robust_cli_bad_input_table)
         for (; p; p = strstr(p, "%1$s"))
             memcpy(p, "$TMP", 4); /* same length */
         snprintf(code, sizeof code, "%s", status_text(o));
-        doc_row(c->area, tried, code, err);
+        robust_doc_row(c->area, tried, code, err);
     }
     CHECK(!failed);
 }

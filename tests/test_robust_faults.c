@@ -17,6 +17,7 @@
 #include "data/dataset.h"
 #include "diffusion/schedule.h"
 #include "model/unet.h"
+#include "robust_doc.h"
 #include "test.h"
 #include "train/train.h"
 
@@ -149,6 +150,15 @@ static int count_lines(const char *path)
     return fp ? n : -1;
 }
 
+/* A docs/ROBUSTNESS.md row for a library-level case: the status and message a caller gets (the
+ * CLI prints the message as "sara: ..." and exits 1). */
+static void doc(const char *tried, sara_status s, const char *seen)
+{
+    char status[64];
+    snprintf(status, sizeof status, "%s", sara_status_name(s));
+    robust_doc_row("fault (library)", tried, status, seen);
+}
+
 /* The reference: 6 uninterrupted steps, checkpoints at 2, 4, 6. */
 static const char *reference_run(void)
 {
@@ -166,6 +176,8 @@ TEST(robust_disk_full_keeps_the_previous_checkpoint)
     snprintf(out, sizeof out, "%s/full", test_tmpdir());
     hook h = {.at_step = 3, .act = ACT_FAULT, .fault_bytes = 100000};
     CHECK_ERR(run(out, 6, 0, &h, 10), SARA_ERR_IO, "checkpoint-00000004.safetensors: write failed: No space left");
+    doc("the disk fills 100 kB into a checkpoint (write fault injected in atomic_file)", SARA_ERR_IO,
+        sara_last_error());
     CHECK(same_file(path_in(out, "checkpoints/checkpoint-00000002.safetensors"),
                     path_in(ref, "checkpoints/checkpoint-00000002.safetensors")));
     CHECK(access(path_in(out, "checkpoints/checkpoint-00000004.safetensors"), F_OK) != 0);
@@ -182,6 +194,9 @@ TEST(robust_disk_full_keeps_the_previous_checkpoint)
     CHECK(same_file(path_in(out, "checkpoints/checkpoint-00000002.safetensors"),
                     path_in(ref, "checkpoints/checkpoint-00000002.safetensors")));
     CHECK(count_files(path_in(out, "model"), ".tmp.") == 0);
+    doc("the disk fills while the final model is exported", SARA_ERR_IO, sara_last_error());
+    doc("(both) afterwards", SARA_OK, "the previous checkpoint is byte-identical to an uninterrupted run's, no "
+        "temporary file is left, and --resume finishes bit-identically");
 }
 
 TEST(robust_nan_weight_is_named_and_stops_the_run)
@@ -194,6 +209,8 @@ TEST(robust_nan_weight_is_named_and_stops_the_run)
     CHECK_ERR(run(out, 10, 0, &h, 3), SARA_ERR_NUMERIC,
               "3 consecutive steps with a non-finite loss or gradient (step 5, first non-finite: parameter "
               "down_blocks.1.attentions.0.to_q.weight)");
+    doc("a weight becomes NaN after step 2 (max_bad_steps 3, checkpoints every 2 steps)", SARA_ERR_NUMERIC,
+        sara_last_error());
     CHECK_MSG(h.skipped == 3 && !strcmp(h.nonfinite, "parameter down_blocks.1.attentions.0.to_q.weight"),
               "%d skipped, first: %s", h.skipped, h.nonfinite);
     /* The periodic checkpoint due at step 4 fell on a skipped step: not written; step 2's is the good one. */
@@ -212,6 +229,9 @@ TEST(robust_nan_weight_is_named_and_stops_the_run)
     if (fp)
         fclose(fp);
     CHECK_MSG(named == 3, "%d log lines name the parameter", named);
+    doc("(the same run) afterwards", SARA_OK, "steps 3-5 skipped and logged with \"nonfinite\"; the checkpoint "
+        "due at step 4 (a skipped step) is not written; step 2's checkpoint is the newest and is byte-identical to "
+        "an uninterrupted run's; no model is exported");
 }
 
 TEST(robust_overflowing_activation_is_named_by_module)
@@ -224,6 +244,7 @@ TEST(robust_overflowing_activation_is_named_by_module)
      * are formed in double) and adds it back through the skip, still finite; the downsampler's
      * convolution sums 72 such values and overflows. So its output is the first non-finite one. */
     CHECK_MSG(!strcmp(h.nonfinite, "activation of down_blocks.0.downsamplers.0.conv"), "named: %s", h.nonfinite);
+    doc("a bias of 3e38 (finite) makes a later activation overflow", SARA_ERR_NUMERIC, sara_last_error());
 }
 
 TEST(robust_stop_flag_checkpoints_then_resumes_bit_exactly)
@@ -236,6 +257,7 @@ TEST(robust_stop_flag_checkpoints_then_resumes_bit_exactly)
     hook h = {.at_step = 3, .act = ACT_STOP, .stop = &stop};
     CHECK_ERR(run(out, 6, 0, &h, 10), SARA_ERR_INTERRUPTED, "stopped by request after step 3; state saved in ");
     CHECK_MSG(test_contains(sara_last_error(), "checkpoint-00000003.safetensors"), "%s", sara_last_error());
+    doc("the stop flag (set by the CLI's SIGINT handler) after step 3", SARA_ERR_INTERRUPTED, sara_last_error());
     CHECK(access(path_in(out, "checkpoints/checkpoint-00000003.safetensors"), F_OK) == 0);
     CHECK(access(path_in(out, "model"), F_OK) != 0);
     CHECK_OK(run(out, 6, 1, NULL, 10));
@@ -269,4 +291,7 @@ TEST(robust_resume_drops_partial_log_lines_and_temporaries)
     if (fp)
         fclose(fp);
     CHECK_MSG(k == 6 && in_order, "metrics.jsonl: %d lines, in order %d", k, in_order);
+    doc("--resume after a kill left a half-written log line and a checkpoint temporary", SARA_OK,
+        "the line and the lines past the checkpoint are dropped, the temporary is removed; the log reads like one "
+        "run");
 }
