@@ -1,7 +1,9 @@
 /* train.c — the training loop, checkpoints (write, keep-last-K, resume) and the JSONL metrics
  * log. A checkpoint is one safetensors file, written atomically: the parameters under their own
  * names, the method's optimizer state, the EMA weights ("ema." prefix), and in __metadata__ the
- * step, the RNG state, the data order position and the effective configuration. */
+ * step, the RNG state, the data order position and the effective configuration. Faults (see
+ * train.h and docs/ROBUSTNESS.md): non-finite steps are skipped and diagnosed, checkpoints come
+ * only from finite weights, a stop request saves and returns, resume cleans up after a kill. */
 #include "train/train.h"
 
 #include <dirent.h>
