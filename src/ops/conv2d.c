@@ -1,5 +1,6 @@
-/* conv2d.c — 2-D convolution (NCHW, asymmetric zero padding, stride) by im2col + gemm, one
- * batch item at a time so the scratch is one item's columns. Backward: dx through gemm into
+/* conv2d.c — 2-D convolution (NCHW, asymmetric zero padding, stride). 3×3 stride-1 shapes go
+ * to Winograd (conv2d_winograd.c), except a sparse weight gradient; the rest is im2col + gemm,
+ * one batch item at a time so the scratch is one item's columns. Backward: dx through gemm into
  * columns then col2im (+=); the weight gradient as one gemm per item for a dense sink, or as
  * a sampled dense-dense product over only the selected entries for a sparse sink. */
 #include "ops/real.h"
@@ -8,7 +9,11 @@
 #ifndef OPS_DOUBLE
 size_t conv2d_scratch_numel(const ops_conv_shape *s)
 {
-    return (size_t)s->C * s->KH * s->KW * (size_t)ops_conv_out_h(s) * (size_t)ops_conv_out_w(s);
+    size_t cols = (size_t)s->C * s->KH * s->KW * (size_t)ops_conv_out_h(s) * (size_t)ops_conv_out_w(s);
+    if (!conv_winograd_applies(s))
+        return cols;
+    size_t wino = conv_winograd_scratch_numel(s);
+    return wino > cols ? wino : cols; /* columns still serve a sparse weight gradient */
 }
 #endif
 
@@ -73,6 +78,10 @@ static void conv_col2im_add(real *dx, const real *col, const ops_conv_shape *s)
 void OPS_NAME(conv2d_forward)(real *y, const real *x, const real *w, const real *b, const ops_conv_shape *s,
                               real *scratch)
 {
+    if (conv_winograd_applies(s)) {
+        OPS_NAME(conv_winograd_forward)(y, x, w, b, s, scratch);
+        return;
+    }
     int Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s), P = Ho * Wo, K = s->C * s->KH * s->KW;
     for (int bi = 0; bi < s->B; bi++) {
         const real *xb = x + (size_t)bi * s->C * s->H * s->W; /* (C, H, W) */
@@ -118,11 +127,13 @@ static real conv_bias_grad(const void *ctx, int64_t o)
     return s;
 }
 
-void OPS_NAME(conv2d_backward)(real *dx, const ops_sink_t *dw, const ops_sink_t *db, const real *dy, const real *x,
-                               const real *w, const ops_conv_shape *s, real *scratch)
+/* The im2col backward, one batch item at a time: dx (B, C, H, W) += when dx is non-NULL, and
+ * the weight gradient when want_w. */
+static void conv_backward_columns(real *dx, const ops_sink_t *dw, int want_w, const real *dy, const real *x,
+                                  const real *w, const ops_conv_shape *s, real *scratch)
 {
     int Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s), P = Ho * Wo, K = s->C * s->KH * s->KW;
-    int pointwise = conv_is_pointwise(s), want_w = ops_sink_wanted(dw);
+    int pointwise = conv_is_pointwise(s);
     for (int bi = 0; bi < s->B; bi++) {
         const real *xb = x + (size_t)bi * s->C * s->H * s->W; /* (C, H, W) */
         const real *dyb = dy + (size_t)bi * s->O * P;          /* (O, P) */
@@ -147,6 +158,22 @@ void OPS_NAME(conv2d_backward)(real *dx, const ops_sink_t *dw, const ops_sink_t 
             }
         }
     }
-    conv_bias_ctx bc = {dy, s->B, s->O, P};
+}
+
+void OPS_NAME(conv2d_backward)(real *dx, const ops_sink_t *dw, const ops_sink_t *db, const real *dy, const real *x,
+                               const real *w, const ops_conv_shape *s, real *scratch)
+{
+    int want_w = ops_sink_wanted(dw);
+    if (conv_winograd_applies(s)) {
+        /* A sparse weight gradient stays on columns: Winograd would form the dense one. */
+        int dense_w = want_w && dw->kind == OPS_SINK_DENSE;
+        if (dx || dense_w)
+            OPS_NAME(conv_winograd_backward)(dx, dense_w ? dw->dense : NULL, dy, x, w, s, scratch);
+        if (want_w && !dense_w)
+            conv_backward_columns(NULL, dw, 1, dy, x, w, s, scratch);
+    } else if (dx || want_w) {
+        conv_backward_columns(dx, dw, want_w, dy, x, w, s, scratch);
+    }
+    conv_bias_ctx bc = {dy, s->B, s->O, ops_conv_out_h(s) * ops_conv_out_w(s)};
     OPS_NAME(ops_sink_each)(db, s->O, conv_bias_grad, &bc);
 }

@@ -67,6 +67,22 @@ static inline real ops_sum(const real *a, int64_t n)
     return acc[0];
 }
 
+/* C_i (M, N) = alpha · op(A_i) op(B_i) + beta · C_i for i < count, where X_i = X + i·stride_x;
+ * the products run in parallel, each on one thread. Serial callers only, like ops_gemm. */
+void OPS_NAME(ops_gemm_batch)(int count, int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A,
+                              int lda, size_t stride_a, const real *B, int ldb, size_t stride_b, real beta, real *C,
+                              int ldc, size_t stride_c);
+
+/* Winograd F(2×2, 3×3) convolution (conv2d_winograd.c) for 3×3 stride-1 shapes, any padding:
+ * conv2d.c routes such shapes here. scratch: conv_winograd_scratch_numel(s) elements. The weight
+ * gradient goes to a dense dw (O, C, 3, 3) +=, or is skipped when dw is NULL; likewise dx. */
+int conv_winograd_applies(const ops_conv_shape *s);
+size_t conv_winograd_scratch_numel(const ops_conv_shape *s);
+void OPS_NAME(conv_winograd_forward)(real *y, const real *x, const real *w, const real *b, const ops_conv_shape *s,
+                                     real *scratch);
+void OPS_NAME(conv_winograd_backward)(real *dx, real *dw, const real *dy, const real *x, const real *w,
+                                      const ops_conv_shape *s, real *scratch);
+
 /* 1 if the sink wants any gradient at all (non-NULL and not OPS_SINK_NONE). */
 static inline int ops_sink_wanted(const ops_sink_t *sink)
 {
