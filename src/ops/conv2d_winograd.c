@@ -26,7 +26,7 @@
 #define WINO_N (WINO_A * WINO_A)      /* transformed-domain positions ξ: one gemm each */
 /* Tiles per chunk, aimed for: enough columns for efficient gemms, and V + Mh of a chunk
  * (16·Tc·(C+O) floats, 16 MB at C = O = 128) still mostly in the last-level cache. */
-#define WINO_CHUNK_TILES 1024
+#define WINO_CHUNK_TILES 256
 
 typedef struct {
     int th, tw, tiles; /* tile rows, tile columns, tiles per image */
