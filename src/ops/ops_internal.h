@@ -24,6 +24,17 @@
 #define r_cos cosf
 #endif
 
+/* Hot vectorised loops live in functions marked OPS_VECTOR_CLONES: GCC compiles them for
+ * AVX-512, AVX2 and baseline x86-64 and picks one at load time (function multi-versioning),
+ * because the build targets baseline x86-64, whose vectors hold 4 floats. The clones round
+ * identically: no fast-math, and -std=c11 keeps floating-point contraction (FMA) off.
+ * Parallel regions call such functions; the outlined OpenMP bodies themselves are not cloned. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define OPS_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define OPS_VECTOR_CLONES
+#endif
+
 /* σ(x) = 1 / (1 + e^−x) inside vectorised loops (`#pragma omp simd`): libm's exp is an opaque
  * call per element, which kept SiLU scalar. The float build computes e = e^−|x| as 2^n · e^r,
  * n = round(−|x| / ln 2), |r| ≤ ln2 / 2, with e^r from its Taylor series to r⁷ (truncation
