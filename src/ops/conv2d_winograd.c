@@ -1,46 +1,105 @@
-/* conv2d_winograd.c — 3×3 stride-1 convolutions by Winograd F(2×2, 3×3), forward and backward.
- * Why: these convolutions are most of a UNet's FLOPs, and im2col + gemm spends 36 multiplies per
- * 2×2 outputs (and writes 9 copies of the input); Winograd spends 16, as 16 independent gemms in
- * the transformed domain, and its transforms move less data than im2col. F(2×2) rather than
- * F(4×4): its transforms have coefficients 0, ±1, ±½ only, so float results stay within the
- * rounding of the direct method (F(4×4) loses about two digits, visible in the torch tests).
+/* conv2d_winograd.c — 3×3 stride-1 convolutions (any padding) by Winograd's minimal filtering,
+ * forward and backward. Why: these convolutions are most of a UNet's FLOPs. im2col + gemm
+ * spends 9 products per output and writes 9 copies of the input; F(m×m, 3×3) computes an m×m
+ * output tile from an a×a input tile (a = m + 2) with a² products, done as a² independent
+ * gemms in the transformed domain: F(2×2) 16 per 4 outputs, F(4×4) 36 per 16. F(4×4) is
+ * used where it needs fewer products (planes of about 7×7 and up); its float results are
+ * ~3× further from exact than a direct sum (test_ops_winograd.c bounds them), F(2×2)'s are not.
  *
- * Notation (Lavin & Gray 2015): a 4×4 input tile d, a 3×3 filter g, a 2×2 output tile;
- *   y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A.
- * Tiles of the batch are processed in chunks of whole images; for one chunk of Tc tiles:
- *   V  (16, C, Tc)  input transform Bᵀ d B          U  (16, O, C)  filter transform G g Gᵀ
- *   Mh (16, O, Tc)  U·V (forward) or A dY Aᵀ (backward: the output gradient transformed)
+ * Notation (Lavin & Gray 2015): input tile d, filter g, output tile y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A.
+ * Tiles of the batch are processed in chunks of whole images; for one chunk of tc tiles:
+ *   V  (a², C, tc)  input transform Bᵀ d B          U  (a², O, C)  filter transform G g Gᵀ
+ *   Mh (a², O, tc)  U·V (forward) or A dY Aᵀ (backward: the output gradient transformed)
  * forward   Mh[ξ] = U[ξ] · V[ξ], then y = Aᵀ Mh A
  * dx        dV[ξ] = U[ξ]ᵀ · Mh[ξ] (into V's buffer), then dx += B dV Bᵀ scattered back
  * dW        dU[ξ] += Mh[ξ] · V[ξ]ᵀ over chunks, then dW += Gᵀ dU G
- * The chunk size depends only on the shape (never on threads) and every output element is
- * formed by one single-threaded gemm or one thread's transform: results are bit-identical
- * for any thread count. */
+ * The tile size and the chunks depend only on the shape, every gemm runs on one thread and
+ * every plane's transform on one thread, in a fixed order: results are deterministic. */
 #include <string.h>
 
 #include "ops/real.h"
 #include "ops/ops_internal.h"
 
-#define WINO_M 2                      /* output tile side */
-#define WINO_A 4                      /* input tile side: WINO_M + 3 − 1 */
-#define WINO_N (WINO_A * WINO_A)      /* transformed-domain positions ξ: one gemm each */
-/* Tiles per chunk, aimed for: enough columns for efficient gemms, and V + Mh of a chunk
- * (16·Tc·(C+O) floats, 16 MB at C = O = 128) still mostly in the last-level cache. */
-#define WINO_CHUNK_TILES 256
+/* ---- transform matrices (Toom-Cook construction; test_ops_winograd.c checks the algebra in
+ * double against the convolution's definition) ---- */
+
+#define WINO_R 3     /* filter side */
+#define WINO_MAX_M 4 /* output tile side, at most */
+#define WINO_MAX_A 6 /* input tile side a = m + r − 1, at most */
+#define WINO_MAX_N (WINO_MAX_A * WINO_MAX_A)
 
 typedef struct {
+    int m, a;                           /* output tile side, input tile side */
+    real bt[WINO_MAX_A][WINO_MAX_A];    /* Bᵀ (a, a) */
+    real g[WINO_MAX_A][WINO_R];         /* G (a, r) */
+    real at[WINO_MAX_M][WINO_MAX_A];    /* Aᵀ (m, a) */
+} wino_kind;
+
+/* F(2, 3) at the points 0, 1, −1, ∞: coefficients 0, ±1, ±½, all exact. */
+static const wino_kind WINO_F2 = {
+    .m = 2,
+    .a = 4,
+    .bt = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}},
+    .g = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
+    .at = {{1, 1, 1, 0}, {0, 1, -1, -1}},
+};
+
+/* F(4, 3) at the points 0, 1, −1, 2, −½, ∞ (±2 instead of 2, −½ loses ~3× more digits). */
+static const wino_kind WINO_F4 = {
+    .m = 4,
+    .a = 6,
+    .bt = {{1, 1.5, -2, -1.5, 1, 0},
+           {0, -1, -2.5, -0.5, 1, 0},
+           {0, 1, 0.5, -2.5, 1, 0},
+           {0, -0.5, -1, 0.5, 1, 0},
+           {0, 2, -1, -2, 1, 0},
+           {0, 1, 1.5, -2, -1.5, 1}},
+    .g = {{1, 0, 0},
+          {-1.0 / 3, -1.0 / 3, -1.0 / 3},
+          {1.0 / 3, -1.0 / 3, 1.0 / 3},
+          {1.0 / 15, 2.0 / 15, 4.0 / 15},
+          {-16.0 / 15, 8.0 / 15, -4.0 / 15},
+          {0, 0, 1}},
+    .at = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -0.5, 0}, {0, 1, 1, 4, 0.25, 0}, {0, 1, -1, 8, -0.125, 1}},
+};
+
+/* Transformed-domain entries per chunk, aimed for: enough tiles for efficient gemms, and
+ * V + Mh of a chunk (a²·Tc·(C+O) floats) mostly in cache. Measured on a 2-core Zen 4. */
+#define WINO_CHUNK_ENTRIES 2048
+
+typedef struct {
+    const wino_kind *k;
     int th, tw, tiles; /* tile rows, tile columns, tiles per image */
     int nb;            /* images per chunk */
     int tc;            /* tiles per full chunk: nb · tiles */
+    int n;             /* transformed-domain positions ξ: a², one gemm each */
 } wino_plan;
+
+/* Transformed-domain entries (gemm columns · a²) that kind k needs for the output plane. */
+static long wino_entries(const ops_conv_shape *s, const wino_kind *k)
+{
+    long th = (ops_conv_out_h(s) + k->m - 1) / k->m, tw = (ops_conv_out_w(s) + k->m - 1) / k->m;
+    return th * tw * k->a * k->a;
+}
+
+/* F(4×4) spends 36 products per 16 outputs against F(2×2)'s 16 per 4, but pads the plane to
+ * a multiple of 4: take it when that still costs fewer products (planes of 7×7 and up, and
+ * some smaller ones); ties go to the more accurate F(2×2). */
+static const wino_kind *wino_kind_for(const ops_conv_shape *s)
+{
+    return wino_entries(s, &WINO_F4) < wino_entries(s, &WINO_F2) ? &WINO_F4 : &WINO_F2;
+}
 
 static wino_plan wino_plan_of(const ops_conv_shape *s)
 {
     wino_plan p;
-    p.th = (ops_conv_out_h(s) + WINO_M - 1) / WINO_M;
-    p.tw = (ops_conv_out_w(s) + WINO_M - 1) / WINO_M;
+    p.k = wino_kind_for(s);
+    int m = p.k->m;
+    p.n = p.k->a * p.k->a;
+    p.th = (ops_conv_out_h(s) + m - 1) / m;
+    p.tw = (ops_conv_out_w(s) + m - 1) / m;
     p.tiles = p.th * p.tw;
-    p.nb = WINO_CHUNK_TILES / p.tiles;
+    p.nb = WINO_CHUNK_ENTRIES / p.n / p.tiles;
     p.nb = p.nb < 1 ? 1 : p.nb > s->B ? s->B : p.nb;
     p.tc = p.nb * p.tiles;
     return p;
@@ -57,86 +116,148 @@ size_t conv_winograd_scratch_numel(const ops_conv_shape *s)
     wino_plan p = wino_plan_of(s);
     size_t oc = (size_t)s->O * s->C;
     /* U and dU, then V and Mh of one chunk */
-    return WINO_N * (2 * oc + (size_t)p.tc * ((size_t)s->C + s->O));
+    return (size_t)p.n * (2 * oc + (size_t)p.tc * ((size_t)s->C + s->O));
 }
 #endif
 
-/* G g (3 → 4) */
-static inline void wino_g(real *o, real g0, real g1, real g2)
-{
-    real h = (real)0.5;
-    o[0] = g0;
-    o[1] = h * (g0 + g1 + g2);
-    o[2] = h * (g0 - g1 + g2);
-    o[3] = g2;
-}
+static int wino_min(int a, int b) { return a < b ? a : b; }
 
-/* Gᵀ u (4 → 3): the adjoint of G */
-static inline void wino_gt(real *o, real u0, real u1, real u2, real u3)
+/* out[t] = Σ_j c[j]·in[j·stride + t] for t < n, j < cnt ≤ WINO_MAX_A: the workhorse of every
+ * transform. Zero coefficients are skipped (the transforms are sparse); the rest are summed
+ * left to right in ascending j, in one pass per count so that each input is read once. */
+OPS_VECTOR_CLONES static void wino_lincomb(real *out, const real *c, int cnt, const real *in, size_t stride, int n)
 {
-    real h = (real)0.5;
-    o[0] = u0 + h * (u1 + u2);
-    o[1] = h * (u1 - u2);
-    o[2] = h * (u1 + u2) + u3;
-}
-
-/* ---- filter transforms: each 2-D transform applies a 1-D one down the columns, then along
- * the rows ---- */
-
-/* U (16, O, C) from w (O, C, 3, 3). */
-static void wino_filter_transform(real *U, const real *w, int O, int C)
-{
-    size_t oc = (size_t)O * C;
-#pragma omp parallel for schedule(static)
-    for (size_t k = 0; k < oc; k++) {
-        const real *g = w + k * 9; /* (3, 3) */
-        real col[3][WINO_A], t[WINO_A][WINO_A];
-        for (int j = 0; j < 3; j++)
-            wino_g(col[j], g[j], g[3 + j], g[6 + j]); /* column j of G g */
-        for (int i = 0; i < WINO_A; i++)
-            wino_g(t[i], col[0][i], col[1][i], col[2][i]);
-        for (int i = 0; i < WINO_A; i++)
-            for (int j = 0; j < WINO_A; j++)
-                U[(size_t)(i * WINO_A + j) * oc + k] = t[i][j];
+    real k[WINO_MAX_A];
+    const real *x[WINO_MAX_A];
+    int nz = 0;
+    for (int j = 0; j < cnt; j++)
+        if (c[j] != 0) {
+            k[nz] = c[j];
+            x[nz++] = in + (size_t)j * stride;
+        }
+    const real *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5];
+    switch (nz) {
+    case 0:
+        for (int t = 0; t < n; t++)
+            out[t] = 0;
+        break;
+    case 1:
+#pragma omp simd
+        for (int t = 0; t < n; t++)
+            out[t] = k[0] * x0[t];
+        break;
+    case 2:
+#pragma omp simd
+        for (int t = 0; t < n; t++)
+            out[t] = k[0] * x0[t] + k[1] * x1[t];
+        break;
+    case 3:
+#pragma omp simd
+        for (int t = 0; t < n; t++)
+            out[t] = k[0] * x0[t] + k[1] * x1[t] + k[2] * x2[t];
+        break;
+    case 4:
+#pragma omp simd
+        for (int t = 0; t < n; t++)
+            out[t] = k[0] * x0[t] + k[1] * x1[t] + k[2] * x2[t] + k[3] * x3[t];
+        break;
+    case 5:
+#pragma omp simd
+        for (int t = 0; t < n; t++)
+            out[t] = k[0] * x0[t] + k[1] * x1[t] + k[2] * x2[t] + k[3] * x3[t] + k[4] * x4[t];
+        break;
+    default:
+#pragma omp simd
+        for (int t = 0; t < n; t++)
+            out[t] = k[0] * x0[t] + k[1] * x1[t] + k[2] * x2[t] + k[3] * x3[t] + k[4] * x4[t] + k[5] * x5[t];
     }
 }
 
-/* dw (O, C, 3, 3) += Gᵀ dU G from dU (16, O, C); dense destination. */
-static void wino_filter_grad(real *dw, const real *dU, int O, int C)
+/* ---- filter transforms, vectorised across blocks of WINO_FBLOCK filters ---- */
+#define WINO_FBLOCK 64
+
+/* U (a², O, C) = G g Gᵀ for every filter g of w (O, C, 3, 3). */
+static void wino_filter_transform(real *U, const real *w, size_t oc, const wino_kind *k)
 {
-    size_t oc = (size_t)O * C;
+    int a = k->a;
+    size_t nblk = (oc + WINO_FBLOCK - 1) / WINO_FBLOCK;
 #pragma omp parallel for schedule(static)
-    for (size_t k = 0; k < oc; k++) {
-        real u[WINO_A][WINO_A], row[WINO_A][3], g[3][3];
-        for (int i = 0; i < WINO_A; i++)
-            for (int j = 0; j < WINO_A; j++)
-                u[i][j] = dU[(size_t)(i * WINO_A + j) * oc + k];
-        for (int i = 0; i < WINO_A; i++)
-            wino_gt(row[i], u[i][0], u[i][1], u[i][2], u[i][3]);
-        for (int j = 0; j < 3; j++) {
-            real c[3];
-            wino_gt(c, row[0][j], row[1][j], row[2][j], row[3][j]);
-            for (int i = 0; i < 3; i++)
-                g[i][j] = c[i];
-        }
-        real *d = dw + k * 9;
-        for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 3; j++)
-                d[i * 3 + j] += g[i][j];
+    for (size_t blk = 0; blk < nblk; blk++) {
+        size_t f0 = blk * WINO_FBLOCK;
+        int n = (int)(oc - f0 < WINO_FBLOCK ? oc - f0 : WINO_FBLOCK);
+        real g[WINO_R * WINO_R][WINO_FBLOCK], t[WINO_MAX_A][WINO_R][WINO_FBLOCK], col[WINO_MAX_A];
+        for (int f = 0; f < n; f++) /* (filters, 9) → (9, filters) */
+            for (int pq = 0; pq < WINO_R * WINO_R; pq++)
+                g[pq][f] = w[(f0 + f) * WINO_R * WINO_R + pq];
+        for (int i = 0; i < a; i++) /* G down the columns: t[i][q] = Σ_p G[i][p] g[p][q] */
+            for (int q = 0; q < WINO_R; q++)
+                wino_lincomb(t[i][q], k->g[i], WINO_R, g[q], WINO_R * WINO_FBLOCK, n);
+        for (int i = 0; i < a; i++) /* G along the rows: U[i][j] = Σ_q G[j][q] t[i][q] */
+            for (int j = 0; j < a; j++) {
+                for (int q = 0; q < WINO_R; q++)
+                    col[q] = k->g[j][q];
+                wino_lincomb(U + (size_t)(i * a + j) * oc + f0, col, WINO_R, t[i][0], WINO_FBLOCK, n);
+            }
+    }
+}
+
+/* dw (O, C, 3, 3) += Gᵀ dU G for every filter, from dU (a², O, C). */
+static void wino_filter_grad(real *dw, const real *dU, size_t oc, const wino_kind *k)
+{
+    int a = k->a;
+    size_t nblk = (oc + WINO_FBLOCK - 1) / WINO_FBLOCK;
+#pragma omp parallel for schedule(static)
+    for (size_t blk = 0; blk < nblk; blk++) {
+        size_t f0 = blk * WINO_FBLOCK;
+        int n = (int)(oc - f0 < WINO_FBLOCK ? oc - f0 : WINO_FBLOCK);
+        real s[WINO_MAX_A][WINO_R][WINO_FBLOCK], g[WINO_R * WINO_R][WINO_FBLOCK], col[WINO_MAX_A];
+        for (int i = 0; i < a; i++) /* along the rows: s[i][q] = Σ_j G[j][q] dU[i][j] */
+            for (int q = 0; q < WINO_R; q++) {
+                for (int j = 0; j < a; j++)
+                    col[j] = k->g[j][q];
+                wino_lincomb(s[i][q], col, a, dU + (size_t)i * a * oc + f0, oc, n);
+            }
+        for (int p = 0; p < WINO_R; p++) /* down the columns: g[p][q] = Σ_i G[i][p] s[i][q] */
+            for (int q = 0; q < WINO_R; q++) {
+                for (int i = 0; i < a; i++)
+                    col[i] = k->g[i][p];
+                wino_lincomb(g[p * WINO_R + q], col, a, s[0][q], WINO_R * WINO_FBLOCK, n);
+            }
+        for (int f = 0; f < n; f++)
+            for (int pq = 0; pq < WINO_R * WINO_R; pq++)
+                dw[(f0 + f) * WINO_R * WINO_R + pq] += g[pq][f];
     }
 }
 
 /* ---- data transforms ----
- * Each works on whole (image, channel) planes, one thread per plane, a row of tiles at a time
- * in strips of at most WINO_STRIP tiles: the rows a strip reads or writes sit in fixed-size
- * stack buffers, and every inner loop runs along the strip (contiguous tiles in V and Mh),
- * so it vectorises. The 1-D transforms inside, for reference:
- *   Bᵀd = (d0−d2, d1+d2, d2−d1, d1−d3)     B v = (v0, v1−v2+v3, v1+v2−v0, −v3)
- *   Aᵀm = (m0+m1+m2, m1−m2−m3)             A e = (e0, e0+e1, e0−e1, −e1) */
-#define WINO_STRIP 64
-#define WINO_SPAN (WINO_M * WINO_STRIP + WINO_A - WINO_M) /* input columns under a strip */
+ * The tiles of a chunk are walked in blocks of at most WINO_BLOCK tiles that are contiguous
+ * in V and Mh: several whole images of one channel when images are small, else tile rows of
+ * one image (or strips of one tile row). A block's input rows are loaded (zero-padded) and
+ * de-interleaved so that every transform step is a linear combination of whole arrays over
+ * the block's tiles: contiguous, vectorised loops. The tile rows of the chunk are numbered
+ * R = image · th + ty; a block is tile rows [R0, R0 + nr), tile columns [tx0, tx0 + ntx). */
+#define WINO_BLOCK 64
+#define WINO_SPAN (WINO_MAX_M * WINO_BLOCK + WINO_R - 1) /* input columns under a tile row */
 
-static int wino_min(int a, int b) { return a < b ? a : b; }
+typedef struct {
+    int R0, nr, tx0, ntx;
+} wino_block;
+
+typedef enum { WINO_INPUT, WINO_ADJOINT, WINO_OUTPUT, WINO_GRAD } wino_op;
+
+/* One data transform over one chunk: between (image, channel) planes, `chan` per image, and
+ * the transformed domain. */
+typedef struct {
+    const ops_conv_shape *s;
+    const wino_plan *p;
+    wino_op op;
+    int chan;           /* channels per image: C (input side) or O (output side) */
+    size_t plane_numel; /* H·W or Ho·Wo */
+    const real *src;    /* INPUT, GRAD: x or dy of the chunk's first image */
+    real *dst;          /* ADJOINT, OUTPUT: dx or y of the chunk's first image */
+    real *td;           /* V or Mh (a², chan, tc): written by INPUT, GRAD; read by the others */
+    const real *bias;   /* OUTPUT: (O) or NULL */
+} wino_job;
 
 /* row (span) = columns c0 .. c0+span−1 of row r of the plane x (H, W), zero outside it. */
 static void wino_load_row(real *row, const real *x, int H, int W, int r, int c0, int span)
@@ -147,214 +268,217 @@ static void wino_load_row(real *row, const real *x, int H, int W, int r, int c0,
         hi = wino_min(W - c0, span);
         hi = hi < lo ? lo : hi;
     }
-    for (int k = 0; k < lo; k++)
-        row[k] = 0;
+    for (int q = 0; q < lo; q++)
+        row[q] = 0;
     if (hi > lo)
         memcpy(row + lo, x + (size_t)r * W + c0 + lo, (size_t)(hi - lo) * sizeof(real));
-    for (int k = hi; k < span; k++)
-        row[k] = 0;
+    for (int q = hi; q < span; q++)
+        row[q] = 0;
 }
 
-/* V[ξ][t] (ξ stride cs) = Bᵀ d B for the n tiles whose windows start at row r0, columns c0 + 2t. */
-static void wino_input_strip(real *v, size_t cs, const real *xp, const ops_conv_shape *s, int r0, int c0, int n)
+/* dst[tx] = src[m·tx] for tx < n (one phase of an interleaved row) */
+static void wino_deinterleave(real *dst, const real *src, int m, int n)
 {
-    real rows[WINO_A][WINO_SPAN], cols[WINO_A][WINO_SPAN];
-    int span = WINO_M * n + WINO_A - WINO_M;
-    for (int i = 0; i < WINO_A; i++)
-        wino_load_row(rows[i], xp, s->H, s->W, r0 + i, c0, span);
 #pragma omp simd
-    for (int k = 0; k < span; k++) { /* Bᵀ down the columns */
-        cols[0][k] = rows[0][k] - rows[2][k];
-        cols[1][k] = rows[1][k] + rows[2][k];
-        cols[2][k] = rows[2][k] - rows[1][k];
-        cols[3][k] = rows[1][k] - rows[3][k];
+    for (int tx = 0; tx < n; tx++)
+        dst[tx] = src[(size_t)tx * m];
+}
+
+/* V[ξ][t] = Bᵀ d B for the tiles of block B of channel ch. */
+static void wino_input_block(const wino_job *J, int ch, wino_block B)
+{
+    const wino_kind *k = J->p->k;
+    const ops_conv_shape *s = J->s;
+    int m = k->m, a = k->a, n = B.nr * B.ntx, span = m * B.ntx + WINO_R - 1;
+    size_t cs = (size_t)J->chan * J->p->tc;
+    real rows[WINO_MAX_A][WINO_SPAN], col[WINO_SPAN];
+    real d[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK]; /* d[i][j][t] = (Bᵀ d)[i][j] of tile t */
+    for (int rr = 0; rr < B.nr; rr++) {
+        int R = B.R0 + rr, ty = R % J->p->th;
+        const real *xp = J->src + ((size_t)(R / J->p->th) * J->chan + ch) * J->plane_numel;
+        for (int i = 0; i < a; i++)
+            wino_load_row(rows[i], xp, s->H, s->W, m * ty + i - s->pad_t, m * B.tx0 - s->pad_l, span);
+        for (int i = 0; i < a; i++) { /* Bᵀ down the columns, then split by column phase */
+            wino_lincomb(col, k->bt[i], a, rows[0], WINO_SPAN, span);
+            for (int j = 0; j < a; j++)
+                wino_deinterleave(d[i][j] + rr * B.ntx, col + j, m, B.ntx);
+        }
     }
-    for (int i = 0; i < WINO_A; i++) { /* B along the rows, one tile per step */
-        const real *c = cols[i];
-        real *v0 = v + (size_t)i * WINO_A * cs, *v1 = v0 + cs, *v2 = v1 + cs, *v3 = v2 + cs;
+    real *v = J->td + (size_t)ch * J->p->tc + (size_t)B.R0 * J->p->tw + B.tx0;
+    for (int i = 0; i < a; i++) /* B along the rows */
+        for (int l = 0; l < a; l++)
+            wino_lincomb(v + (size_t)(i * a + l) * cs, k->bt[l], a, d[i][0], WINO_BLOCK, n);
+}
+
+/* dx += B dV Bᵀ for the tiles of block B of channel ch. Neighbouring windows overlap by
+ * r − 1 columns and rows: the overlaps are summed in a row buffer in a fixed order, and the
+ * rows of consecutive tile rows are added into dx one after the other. */
+static void wino_adjoint_block(const wino_job *J, int ch, wino_block B)
+{
+    const wino_kind *k = J->p->k;
+    const ops_conv_shape *s = J->s;
+    int m = k->m, a = k->a, n = B.nr * B.ntx, span = m * B.ntx + WINO_R - 1;
+    size_t cs = (size_t)J->chan * J->p->tc;
+    const real *v = J->td + (size_t)ch * J->p->tc + (size_t)B.R0 * J->p->tw + B.tx0;
+    real pj[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK]; /* pj[i][j] = (dV B)[i][j] */
+    real q[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK];  /* q[i][j] = (B dV Bᵀ)[i][j] */
+    real col[WINO_MAX_A], line[WINO_SPAN];
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++) {
+            for (int l = 0; l < a; l++)
+                col[l] = k->bt[l][j];
+            wino_lincomb(pj[i][j], col, a, v + (size_t)i * a * cs, cs, n);
+        }
+    for (int i = 0; i < a; i++) {
+        for (int l = 0; l < a; l++)
+            col[l] = k->bt[l][i];
+        for (int j = 0; j < a; j++)
+            wino_lincomb(q[i][j], col, a, pj[0][j], WINO_MAX_A * WINO_BLOCK, n);
+    }
+    int c0 = m * B.tx0 - s->pad_l, lo = wino_min(c0 < 0 ? -c0 : 0, span), hi = wino_min(s->W - c0, span);
+    for (int rr = 0; rr < B.nr; rr++) {
+        int R = B.R0 + rr, ty = R % J->p->th;
+        real *xp = J->dst + ((size_t)(R / J->p->th) * J->chan + ch) * J->plane_numel;
+        for (int i = 0; i < a; i++) {
+            int r = m * ty + i - s->pad_t;
+            if (r < 0 || r >= s->H || hi <= lo)
+                continue;
+            for (int x = 0; x < span; x++)
+                line[x] = 0;
+            for (int j = 0; j < a; j++) {
+                const real *src = q[i][j] + rr * B.ntx;
+                real *dst = line + j;
 #pragma omp simd
-        for (int t = 0; t < n; t++) {
-            real d0 = c[2 * t], d1 = c[2 * t + 1], d2 = c[2 * t + 2], d3 = c[2 * t + 3];
-            v0[t] = d0 - d2;
-            v1[t] = d1 + d2;
-            v2[t] = d2 - d1;
-            v3[t] = d1 - d3;
+                for (int tx = 0; tx < B.ntx; tx++)
+                    dst[(size_t)tx * m] += src[tx];
+            }
+            real *xr = xp + (size_t)r * s->W + c0;
+#pragma omp simd
+            for (int x = lo; x < hi; x++)
+                xr[x] += line[x];
         }
     }
 }
 
-/* dx plane += B dV Bᵀ for the n tiles of a strip (windows at row r0, columns c0 + 2t). Windows
- * of neighbouring tiles overlap by two columns (and rows): tile t's last two columns are added
- * to tile t+1's first two before the sum is accumulated into dx. */
-static void wino_adjoint_strip(real *xp, const ops_conv_shape *s, const real *v, size_t cs, int r0, int c0, int n)
+/* y = Aᵀ Mh A (+ bias) for the tiles of block B of output channel ch; outputs past Ho, Wo
+ * are dropped. */
+static void wino_output_block(const wino_job *J, int ch, wino_block B)
 {
-    real rows[WINO_A][WINO_SPAN];
-    for (int i = 0; i < WINO_A; i++) {
-        /* head[j][t]: column j of tile t (j = 0, 1); tail[j][t+1]: column j+2 of tile t */
-        real head[2][WINO_STRIP + 1], tail[2][WINO_STRIP + 1];
-        const real *v0 = v + (size_t)i * WINO_A * cs, *v1 = v0 + cs, *v2 = v1 + cs, *v3 = v2 + cs;
-#pragma omp simd
-        for (int t = 0; t < n; t++) {
-            head[0][t] = v0[t];
-            head[1][t] = v1[t] - v2[t] + v3[t];
-            tail[0][t + 1] = v1[t] + v2[t] - v0[t];
-            tail[1][t + 1] = -v3[t];
+    const wino_kind *k = J->p->k;
+    const ops_conv_shape *s = J->s;
+    int m = k->m, a = k->a, n = B.nr * B.ntx, Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
+    size_t os = (size_t)J->chan * J->p->tc;
+    const real *mh = J->td + (size_t)ch * J->p->tc + (size_t)B.R0 * J->p->tw + B.tx0;
+    real rt[WINO_MAX_A][WINO_MAX_M][WINO_BLOCK]; /* rt[i][b] = (Mh A)[i][b] */
+    real yt[WINO_MAX_M][WINO_MAX_M][WINO_BLOCK]; /* yt[b2][b] = (Aᵀ Mh A)[b2][b] */
+    real col[WINO_MAX_A], line[WINO_MAX_M * WINO_BLOCK], bias = J->bias ? J->bias[ch] : 0;
+    for (int i = 0; i < a; i++)
+        for (int b = 0; b < m; b++)
+            wino_lincomb(rt[i][b], k->at[b], a, mh + (size_t)i * a * os, os, n);
+    for (int b2 = 0; b2 < m; b2++)
+        for (int b = 0; b < m; b++) {
+            for (int i = 0; i < a; i++)
+                col[i] = k->at[b2][i];
+            wino_lincomb(yt[b2][b], col, a, rt[0][b], WINO_MAX_M * WINO_BLOCK, n);
         }
-        head[0][n] = head[1][n] = tail[0][0] = tail[1][0] = 0;
+    int cnt = wino_min(m * B.ntx, Wo - m * B.tx0);
+    for (int rr = 0; rr < B.nr; rr++) {
+        int R = B.R0 + rr, ty = R % J->p->th;
+        real *yp = J->dst + ((size_t)(R / J->p->th) * J->chan + ch) * J->plane_numel;
+        for (int b2 = 0; b2 < m && m * ty + b2 < Ho; b2++) {
+            for (int b = 0; b < m; b++) {
+                const real *src = yt[b2][b] + rr * B.ntx;
+                real *dst = line + b;
 #pragma omp simd
-        for (int u = 0; u <= n; u++) {
-            rows[i][2 * u] = head[0][u] + tail[0][u];
-            rows[i][2 * u + 1] = head[1][u] + tail[1][u];
+                for (int tx = 0; tx < B.ntx; tx++)
+                    dst[(size_t)tx * m] = src[tx];
+            }
+            real *yr = yp + (size_t)(m * ty + b2) * Wo + m * B.tx0;
+#pragma omp simd
+            for (int x = 0; x < cnt; x++)
+                yr[x] = line[x] + bias;
         }
     }
-    int span = WINO_M * n + WINO_A - WINO_M;
-    int lo = wino_min(c0 < 0 ? -c0 : 0, span), hi = wino_min(s->W - c0, span);
-    for (int i = 0; i < WINO_A; i++) { /* B down the columns, straight into dx */
-        int r = r0 + i;
-        if (r < 0 || r >= s->H)
+}
+
+/* Mh[ξ][t] = A dY Aᵀ for the tiles of block B of output channel ch, dY zero past Ho, Wo. */
+static void wino_grad_block(const wino_job *J, int ch, wino_block B)
+{
+    const wino_kind *k = J->p->k;
+    const ops_conv_shape *s = J->s;
+    int m = k->m, a = k->a, n = B.nr * B.ntx, Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
+    size_t os = (size_t)J->chan * J->p->tc;
+    real e[WINO_MAX_M][WINO_MAX_M][WINO_BLOCK];  /* e[b][b'] = dY[b][b'] */
+    real ce[WINO_MAX_A][WINO_MAX_M][WINO_BLOCK]; /* ce[i][b'] = (A dY)[i][b'] */
+    real col[WINO_MAX_A], line[WINO_MAX_M * WINO_BLOCK];
+    for (int rr = 0; rr < B.nr; rr++) {
+        int R = B.R0 + rr, ty = R % J->p->th;
+        const real *gp = J->src + ((size_t)(R / J->p->th) * J->chan + ch) * J->plane_numel;
+        for (int b = 0; b < m; b++) {
+            wino_load_row(line, gp, Ho, Wo, m * ty + b, m * B.tx0, m * B.ntx);
+            for (int b1 = 0; b1 < m; b1++)
+                wino_deinterleave(e[b][b1] + rr * B.ntx, line + b1, m, B.ntx);
+        }
+    }
+    for (int i = 0; i < a; i++) { /* A down the columns: (A dY)[i] = Σ_b Aᵀ[b][i] dY[b] */
+        for (int b = 0; b < m; b++)
+            col[b] = k->at[b][i];
+        for (int b1 = 0; b1 < m; b1++)
+            wino_lincomb(ce[i][b1], col, m, e[0][b1], WINO_MAX_M * WINO_BLOCK, n);
+    }
+    real *mh = J->td + (size_t)ch * J->p->tc + (size_t)B.R0 * J->p->tw + B.tx0;
+    for (int i = 0; i < a; i++) /* Aᵀ along the rows */
+        for (int l = 0; l < a; l++) {
+            for (int b = 0; b < m; b++)
+                col[b] = k->at[b][l];
+            wino_lincomb(mh + (size_t)(i * a + l) * os, col, m, ce[i][0], WINO_BLOCK, n);
+        }
+}
+
+static void wino_do_block(const wino_job *J, int ch, wino_block B)
+{
+    switch (J->op) {
+    case WINO_INPUT:
+        wino_input_block(J, ch, B);
+        break;
+    case WINO_ADJOINT:
+        wino_adjoint_block(J, ch, B);
+        break;
+    case WINO_OUTPUT:
+        wino_output_block(J, ch, B);
+        break;
+    case WINO_GRAD:
+        wino_grad_block(J, ch, B);
+        break;
+    }
+}
+
+/* Runs a data transform over the nb images of a chunk, in parallel over work items of one
+ * channel and a group of whole images: every (image, channel) plane belongs to one work item,
+ * which handles its blocks in order (the adjoint's overlapping adds need that). */
+static void wino_run(const wino_job *J, int nb)
+{
+    const wino_plan *p = J->p;
+    int per = WINO_BLOCK / p->tiles;            /* whole images per block, when ≥ 1 */
+    int group = per > 0 ? per : 1;              /* images per work item */
+    int groups = (nb + group - 1) / group;
+    int ntx = wino_min(p->tw, WINO_BLOCK);      /* tile columns per block */
+    int rows = p->tw > WINO_BLOCK ? 1 : WINO_BLOCK / p->tw; /* tile rows per block */
+#pragma omp parallel for schedule(static)
+    for (int item = 0; item < J->chan * groups; item++) {
+        int ch = item / groups, b0 = item % groups * group, b1 = wino_min(nb, b0 + group);
+        if (per > 0) {
+            wino_block B = {b0 * p->th, (b1 - b0) * p->th, 0, p->tw};
+            wino_do_block(J, ch, B);
             continue;
-        real *xr = xp + (size_t)r * s->W + c0;
-        const real *q0 = rows[0], *q1 = rows[1], *q2 = rows[2], *q3 = rows[3];
-        switch (i) {
-        case 0:
-#pragma omp simd
-            for (int k = lo; k < hi; k++)
-                xr[k] += q0[k];
-            break;
-        case 1:
-#pragma omp simd
-            for (int k = lo; k < hi; k++)
-                xr[k] += q1[k] - q2[k] + q3[k];
-            break;
-        case 2:
-#pragma omp simd
-            for (int k = lo; k < hi; k++)
-                xr[k] += q1[k] + q2[k] - q0[k];
-            break;
-        default:
-#pragma omp simd
-            for (int k = lo; k < hi; k++)
-                xr[k] -= q3[k];
         }
-    }
-}
-
-/* Rows 2·ty, 2·ty+1 of the output plane yp (Ho, Wo), columns 2·tx0 on: Aᵀ Mh A (+ bias) for
- * the n tiles of a strip; outputs past Ho, Wo are dropped. */
-static void wino_output_strip(real *yp, int Ho, int Wo, const real *m, size_t os, int ty, int tx0, int n, real bias)
-{
-    real rows[WINO_A][WINO_M * WINO_STRIP];
-    for (int i = 0; i < WINO_A; i++) { /* Aᵀ along the rows */
-        const real *m0 = m + (size_t)i * WINO_A * os, *m1 = m0 + os, *m2 = m1 + os, *m3 = m2 + os;
-#pragma omp simd
-        for (int t = 0; t < n; t++) {
-            rows[i][2 * t] = m0[t] + m1[t] + m2[t];
-            rows[i][2 * t + 1] = m1[t] - m2[t] - m3[t];
+        for (int R = b0 * p->th; R < b1 * p->th; R += rows) { /* one image: b1 = b0 + 1 */
+            int nr = wino_min(rows, b1 * p->th - R);
+            for (int tx = 0; tx < p->tw; tx += ntx) {
+                wino_block B = {R, nr, tx, wino_min(ntx, p->tw - tx)};
+                wino_do_block(J, ch, B);
+            }
         }
-    }
-    int cnt = wino_min(WINO_M * n, Wo - WINO_M * tx0);
-    real *y0 = yp + (size_t)(WINO_M * ty) * Wo + WINO_M * tx0, *y1 = y0 + Wo;
-    const real *q0 = rows[0], *q1 = rows[1], *q2 = rows[2], *q3 = rows[3];
-#pragma omp simd
-    for (int k = 0; k < cnt; k++) /* Aᵀ down the columns */
-        y0[k] = q0[k] + q1[k] + q2[k] + bias;
-    if (WINO_M * ty + 1 >= Ho)
-        return;
-#pragma omp simd
-    for (int k = 0; k < cnt; k++)
-        y1[k] = q1[k] - q2[k] - q3[k] + bias;
-}
-
-/* Mh[ξ][t] (ξ stride os) = A dY Aᵀ for the n tiles of a strip of the output-gradient plane
- * gp (Ho, Wo), rows 2·ty, 2·ty+1, columns 2·tx0 on, zero past Ho, Wo. */
-static void wino_grad_strip(real *m, size_t os, const real *gp, int Ho, int Wo, int ty, int tx0, int n)
-{
-    real e[WINO_M][WINO_M * WINO_STRIP];
-    int width = WINO_M * n, cnt = wino_min(width, Wo - WINO_M * tx0);
-    for (int i = 0; i < WINO_M; i++) {
-        int r = WINO_M * ty + i;
-        for (int k = 0; k < width; k++)
-            e[i][k] = r < Ho && k < cnt ? gp[(size_t)r * Wo + WINO_M * tx0 + k] : 0;
-    }
-    for (int i = 0; i < WINO_A; i++) { /* A down the columns (row i of A e), then A along rows */
-        real *m0 = m + (size_t)i * WINO_A * os, *m1 = m0 + os, *m2 = m1 + os, *m3 = m2 + os;
-        real ca = i == 0 || i == 1 || i == 2 ? 1 : 0;          /* coefficient of e0 */
-        real cb = i == 1 ? 1 : i == 2 || i == 3 ? -1 : 0;      /* coefficient of e1 */
-#pragma omp simd
-        for (int t = 0; t < n; t++) {
-            real a = ca * e[0][2 * t] + cb * e[1][2 * t];
-            real b = ca * e[0][2 * t + 1] + cb * e[1][2 * t + 1];
-            m0[t] = a;
-            m1[t] = a + b;
-            m2[t] = a - b;
-            m3[t] = -b;
-        }
-    }
-}
-
-/* V (16, C, tc) for the nb images of x (nb, C, H, W) starting the chunk. */
-static void wino_input_transform(real *V, const real *x, const ops_conv_shape *s, const wino_plan *p, int nb)
-{
-    size_t cs = (size_t)s->C * p->tc; /* stride between ξ planes of V */
-#pragma omp parallel for schedule(static)
-    for (int bc = 0; bc < nb * s->C; bc++) {
-        int bi = bc / s->C, c = bc % s->C;
-        const real *xp = x + (size_t)bc * s->H * s->W; /* (H, W) */
-        real *vp = V + (size_t)c * p->tc + (size_t)bi * p->tiles;
-        for (int ty = 0; ty < p->th; ty++)
-            for (int tx = 0; tx < p->tw; tx += WINO_STRIP)
-                wino_input_strip(vp + (size_t)ty * p->tw + tx, cs, xp, s, WINO_M * ty - s->pad_t,
-                                 WINO_M * tx - s->pad_l, wino_min(WINO_STRIP, p->tw - tx));
-    }
-}
-
-/* dx (nb, C, H, W) += B dV Bᵀ, each tile scattered onto its (overlapping) input window. */
-static void wino_input_adjoint(real *dx, const real *dV, const ops_conv_shape *s, const wino_plan *p, int nb)
-{
-    size_t cs = (size_t)s->C * p->tc;
-#pragma omp parallel for schedule(static)
-    for (int bc = 0; bc < nb * s->C; bc++) {
-        int bi = bc / s->C, c = bc % s->C;
-        real *xp = dx + (size_t)bc * s->H * s->W; /* (H, W) */
-        const real *vp = dV + (size_t)c * p->tc + (size_t)bi * p->tiles;
-        for (int ty = 0; ty < p->th; ty++)
-            for (int tx = 0; tx < p->tw; tx += WINO_STRIP)
-                wino_adjoint_strip(xp, s, vp + (size_t)ty * p->tw + tx, cs, WINO_M * ty - s->pad_t,
-                                   WINO_M * tx - s->pad_l, wino_min(WINO_STRIP, p->tw - tx));
-    }
-}
-
-/* y (nb, O, Ho, Wo) = Aᵀ Mh A (+ b). */
-static void wino_output_transform(real *y, const real *Mh, const real *b, const ops_conv_shape *s,
-                                  const wino_plan *p, int nb)
-{
-    int Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
-    size_t os = (size_t)s->O * p->tc;
-#pragma omp parallel for schedule(static)
-    for (int bo = 0; bo < nb * s->O; bo++) {
-        int bi = bo / s->O, o = bo % s->O;
-        real *yp = y + (size_t)bo * Ho * Wo; /* (Ho, Wo) */
-        const real *mp = Mh + (size_t)o * p->tc + (size_t)bi * p->tiles;
-        for (int ty = 0; ty < p->th; ty++)
-            for (int tx = 0; tx < p->tw; tx += WINO_STRIP)
-                wino_output_strip(yp, Ho, Wo, mp + (size_t)ty * p->tw + tx, os, ty, tx,
-                                  wino_min(WINO_STRIP, p->tw - tx), b ? b[o] : 0);
-    }
-}
-
-/* Mh (16, O, tc) = A dY Aᵀ from dy (nb, O, Ho, Wo). */
-static void wino_grad_transform(real *Mh, const real *dy, const ops_conv_shape *s, const wino_plan *p, int nb)
-{
-    int Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
-    size_t os = (size_t)s->O * p->tc;
-#pragma omp parallel for schedule(static)
-    for (int bo = 0; bo < nb * s->O; bo++) {
-        int bi = bo / s->O, o = bo % s->O;
-        const real *gp = dy + (size_t)bo * Ho * Wo; /* (Ho, Wo) */
-        real *mp = Mh + (size_t)o * p->tc + (size_t)bi * p->tiles;
-        for (int ty = 0; ty < p->th; ty++)
-            for (int tx = 0; tx < p->tw; tx += WINO_STRIP)
-                wino_grad_strip(mp + (size_t)ty * p->tw + tx, os, gp, Ho, Wo, ty, tx, wino_min(WINO_STRIP, p->tw - tx));
     }
 }
 
@@ -364,18 +488,20 @@ void OPS_NAME(conv_winograd_forward)(real *y, const real *x, const real *w, cons
                                      real *scratch)
 {
     wino_plan p = wino_plan_of(s);
-    int O = s->O, C = s->C, Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
-    size_t oc = (size_t)O * C;
-    real *U = scratch;                           /* (16, O, C) */
-    real *V = U + 2 * WINO_N * oc;               /* (16, C, tc) */
-    real *Mh = V + (size_t)WINO_N * C * p.tc;    /* (16, O, tc) */
-    wino_filter_transform(U, w, O, C);
+    int O = s->O, C = s->C;
+    size_t oc = (size_t)O * C, hw = (size_t)s->H * s->W, ohw = (size_t)ops_conv_out_h(s) * ops_conv_out_w(s);
+    real *U = scratch;                          /* (a², O, C) */
+    real *V = U + 2 * (size_t)p.n * oc;         /* (a², C, tc) */
+    real *Mh = V + (size_t)p.n * C * p.tc;      /* (a², O, tc) */
+    wino_filter_transform(U, w, oc, p.k);
     for (int b0 = 0; b0 < s->B; b0 += p.nb) {
-        int nb = s->B - b0 < p.nb ? s->B - b0 : p.nb, n = nb * p.tiles;
-        wino_input_transform(V, x + (size_t)b0 * C * s->H * s->W, s, &p, nb);
-        OPS_NAME(ops_gemm_batch)(WINO_N, 0, 0, O, n, C, 1, U, C, oc, V, p.tc, (size_t)C * p.tc, 0, Mh, p.tc,
+        int nb = wino_min(p.nb, s->B - b0), n = nb * p.tiles;
+        wino_job in = {s, &p, WINO_INPUT, C, hw, x + (size_t)b0 * C * hw, NULL, V, NULL};
+        wino_run(&in, nb);
+        OPS_NAME(ops_gemm_batch)(p.n, 0, 0, O, n, C, 1, U, C, oc, V, p.tc, (size_t)C * p.tc, 0, Mh, p.tc,
                                  (size_t)O * p.tc);
-        wino_output_transform(y + (size_t)b0 * O * Ho * Wo, Mh, b, s, &p, nb);
+        wino_job out = {s, &p, WINO_OUTPUT, O, ohw, NULL, y + (size_t)b0 * O * ohw, Mh, b};
+        wino_run(&out, nb);
     }
 }
 
@@ -383,28 +509,31 @@ void OPS_NAME(conv_winograd_backward)(real *dx, real *dw, const real *dy, const 
                                       const ops_conv_shape *s, real *scratch)
 {
     wino_plan p = wino_plan_of(s);
-    int O = s->O, C = s->C, Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
-    size_t oc = (size_t)O * C;
-    real *U = scratch;                           /* (16, O, C) */
-    real *dU = U + WINO_N * oc;                  /* (16, O, C) */
-    real *V = dU + WINO_N * oc;                  /* (16, C, tc); dV once V is used */
-    real *Mh = V + (size_t)WINO_N * C * p.tc;    /* (16, O, tc) */
+    int O = s->O, C = s->C;
+    size_t oc = (size_t)O * C, hw = (size_t)s->H * s->W, ohw = (size_t)ops_conv_out_h(s) * ops_conv_out_w(s);
+    real *U = scratch;                          /* (a², O, C) */
+    real *dU = U + (size_t)p.n * oc;            /* (a², O, C) */
+    real *V = dU + (size_t)p.n * oc;            /* (a², C, tc); dV once V is used */
+    real *Mh = V + (size_t)p.n * C * p.tc;      /* (a², O, tc) */
     if (dx)
-        wino_filter_transform(U, w, O, C);
+        wino_filter_transform(U, w, oc, p.k);
     for (int b0 = 0; b0 < s->B; b0 += p.nb) {
-        int nb = s->B - b0 < p.nb ? s->B - b0 : p.nb, n = nb * p.tiles;
-        wino_grad_transform(Mh, dy + (size_t)b0 * O * Ho * Wo, s, &p, nb);
+        int nb = wino_min(p.nb, s->B - b0), n = nb * p.tiles;
+        wino_job gr = {s, &p, WINO_GRAD, O, ohw, dy + (size_t)b0 * O * ohw, NULL, Mh, NULL};
+        wino_run(&gr, nb);
         if (dw) { /* dU[ξ] (O, C) (+)= Mh[ξ] (O, n) · V[ξ]ᵀ (n, C) */
-            wino_input_transform(V, x + (size_t)b0 * C * s->H * s->W, s, &p, nb);
-            OPS_NAME(ops_gemm_batch)(WINO_N, 0, 1, O, C, n, 1, Mh, p.tc, (size_t)O * p.tc, V, p.tc,
+            wino_job in = {s, &p, WINO_INPUT, C, hw, x + (size_t)b0 * C * hw, NULL, V, NULL};
+            wino_run(&in, nb);
+            OPS_NAME(ops_gemm_batch)(p.n, 0, 1, O, C, n, 1, Mh, p.tc, (size_t)O * p.tc, V, p.tc,
                                      (size_t)C * p.tc, b0 ? 1 : 0, dU, C, oc);
         }
         if (dx) { /* dV[ξ] (C, n) = U[ξ]ᵀ (C, O) · Mh[ξ] (O, n) */
-            OPS_NAME(ops_gemm_batch)(WINO_N, 1, 0, C, n, O, 1, U, C, oc, Mh, p.tc, (size_t)O * p.tc, 0, V, p.tc,
+            OPS_NAME(ops_gemm_batch)(p.n, 1, 0, C, n, O, 1, U, C, oc, Mh, p.tc, (size_t)O * p.tc, 0, V, p.tc,
                                      (size_t)C * p.tc);
-            wino_input_adjoint(dx + (size_t)b0 * C * s->H * s->W, V, s, &p, nb);
+            wino_job adj = {s, &p, WINO_ADJOINT, C, hw, NULL, dx + (size_t)b0 * C * hw, V, NULL};
+            wino_run(&adj, nb);
         }
     }
     if (dw)
-        wino_filter_grad(dw, dU, O, C);
+        wino_filter_grad(dw, dU, oc, p.k);
 }

@@ -181,9 +181,11 @@ void OPS_NAME(groupnorm_backward)(real *dx, const ops_sink_t *dgamma, const ops_
                                   int HW, int G)
 {
     gn_grad_ctx k = {dy, x, mean, rstd, NULL, B, C, HW, G};
-    /* Every consumer needs the same per-(b, c) sums: form them in one pass when there is
-     * room for them (B·C pairs of doubles); without, each consumer recomputes its own. */
-    double *sums = malloc((size_t)B * C * 2 * sizeof *sums);
+    /* dx, dgamma and dbeta all need the same per-(b, c) sums: when more than one of them is
+     * wanted, form the sums once (B·C pairs of doubles); else, or without the memory, each
+     * consumer forms the sums it needs. */
+    int consumers = (dx != NULL) + ops_sink_wanted(dgamma) + ops_sink_wanted(dbeta);
+    double *sums = consumers > 1 ? malloc((size_t)B * C * 2 * sizeof *sums) : NULL;
     if (sums) {
         int Cg = C / G;
 #pragma omp parallel for schedule(static)
