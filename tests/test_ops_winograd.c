@@ -3,12 +3,13 @@
  *    convolution's definition, summed naively in double: the double kernels must agree to
  *    rounding (the transform algebra is exact), the float kernels within a tolerance scaled
  *    by the largest reference entry. Shapes cover both tile sizes, partial edge tiles,
- *    asymmetric and zero padding, several chunks with a partial last one, and blocks that
- *    split an image (tall and wide planes).
+ *    asymmetric and zero padding, several chunks with a short last one, blocks that split
+ *    an image (tall and wide planes), and 1, 2 and 8 threads (the kernel's two schedules).
  *  - the batch split into chunks: a batch in one call equals the images one call at a time.
  *  - SiLU's vectorised sigmoid against the double formula over [−100, 100] and special values.
  *  - GroupNorm backward: dx alone equals dx of the call that also forms dgamma and dbeta. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,22 +226,41 @@ static int conv_exact_case(const char *name, ops_conv_shape s, uint64_t seed)
 
 /* ---------------------------------------------------------------- tests */
 
+/* Thread counts to run each shape with: one thread; each thread running whole chunks; more
+ * threads than the kernel has chunk buffers (threads then share each phase of a chunk). */
+static const int wino_threads[] = {1, 2, 8};
+
+static int conv_exact_all_threads(const char *name, ops_conv_shape s, uint64_t seed)
+{
+    int keep = omp_get_max_threads(), ok = 1;
+    for (size_t i = 0; i < sizeof wino_threads / sizeof wino_threads[0] && ok; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "%s, %d threads", name, wino_threads[i]);
+        omp_set_num_threads(wino_threads[i]);
+        ok = conv_exact_case(what, s, seed);
+    }
+    omp_set_num_threads(keep);
+    return ok;
+}
+
 TEST(ops_winograd_conv_matches_definition)
 {
     /* B, C, H, W, O, KH, KW, stride, pad_t, pad_l, pad_b, pad_r; the tile size each gets
      * follows from the output plane (conv2d_winograd.c, wino_kind_for). */
-    CHECK(conv_exact_case("8x8 pad 1 (4x4 tiles)", (ops_conv_shape){3, 5, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1}, 31));
-    CHECK(conv_exact_case("11x13 partial 4x4 tiles", (ops_conv_shape){2, 3, 11, 13, 4, 3, 3, 1, 1, 1, 1, 1}, 32));
-    CHECK(conv_exact_case("6x6 (2x2 tiles)", (ops_conv_shape){2, 3, 6, 6, 5, 3, 3, 1, 1, 1, 1, 1}, 33));
-    CHECK(conv_exact_case("2x2 (2x2 tiles)", (ops_conv_shape){2, 2, 2, 2, 3, 3, 3, 1, 1, 1, 1, 1}, 34));
-    CHECK(conv_exact_case("3x1 partial 2x2 tile", (ops_conv_shape){2, 2, 3, 1, 3, 3, 3, 1, 1, 1, 1, 1}, 35));
-    CHECK(conv_exact_case("asymmetric pad (0,1,2,0)", (ops_conv_shape){2, 4, 7, 9, 3, 3, 3, 1, 0, 1, 2, 0}, 36));
-    CHECK(conv_exact_case("no padding", (ops_conv_shape){2, 3, 10, 10, 2, 3, 3, 1, 0, 0, 0, 0}, 37));
-    CHECK(conv_exact_case("padding 2", (ops_conv_shape){1, 2, 5, 6, 2, 3, 3, 1, 2, 2, 2, 2}, 38));
-    CHECK(conv_exact_case("3 chunks of 16x16", (ops_conv_shape){7, 2, 16, 16, 3, 3, 3, 1, 1, 1, 1, 1}, 39));
-    CHECK(conv_exact_case("2 chunks of 6x6", (ops_conv_shape){15, 2, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1}, 40));
-    CHECK(conv_exact_case("tall plane, blocks of tile rows", (ops_conv_shape){2, 2, 44, 40, 2, 3, 3, 1, 1, 1, 1, 1}, 41));
-    CHECK(conv_exact_case("wide plane, strips of a tile row", (ops_conv_shape){1, 2, 6, 261, 2, 3, 3, 1, 1, 1, 1, 1}, 42));
+    CHECK(conv_exact_all_threads("8x8 pad 1 (4x4 tiles)", (ops_conv_shape){3, 5, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1}, 31));
+    CHECK(conv_exact_all_threads("11x13 partial 4x4 tiles", (ops_conv_shape){2, 3, 11, 13, 4, 3, 3, 1, 1, 1, 1, 1}, 32));
+    CHECK(conv_exact_all_threads("6x6 (2x2 tiles)", (ops_conv_shape){2, 3, 6, 6, 5, 3, 3, 1, 1, 1, 1, 1}, 33));
+    CHECK(conv_exact_all_threads("2x2 (2x2 tiles)", (ops_conv_shape){2, 2, 2, 2, 3, 3, 3, 1, 1, 1, 1, 1}, 34));
+    CHECK(conv_exact_all_threads("3x1 partial 2x2 tile", (ops_conv_shape){2, 2, 3, 1, 3, 3, 3, 1, 1, 1, 1, 1}, 35));
+    CHECK(conv_exact_all_threads("asymmetric pad (0,1,2,0)", (ops_conv_shape){2, 4, 7, 9, 3, 3, 3, 1, 0, 1, 2, 0}, 36));
+    CHECK(conv_exact_all_threads("no padding", (ops_conv_shape){2, 3, 10, 10, 2, 3, 3, 1, 0, 0, 0, 0}, 37));
+    CHECK(conv_exact_all_threads("padding 2", (ops_conv_shape){1, 2, 5, 6, 2, 3, 3, 1, 2, 2, 2, 2}, 38));
+    CHECK(conv_exact_all_threads("chunks of 16x16", (ops_conv_shape){7, 2, 16, 16, 3, 3, 3, 1, 1, 1, 1, 1}, 39));
+    CHECK(conv_exact_all_threads("chunks of 6x6", (ops_conv_shape){15, 2, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1}, 40));
+    CHECK(conv_exact_all_threads("tall plane, blocks of tile rows", (ops_conv_shape){2, 2, 44, 40, 2, 3, 3, 1, 1, 1, 1, 1},
+                                 41));
+    CHECK(conv_exact_all_threads("wide plane, strips of a tile row", (ops_conv_shape){1, 2, 6, 261, 2, 3, 3, 1, 1, 1, 1, 1},
+                                 42));
 }
 
 /* The batch goes through the kernel in chunks of whole images: one call over the batch must

@@ -15,6 +15,7 @@
  * dW        dU[ξ] += Mh[ξ] · V[ξ]ᵀ over chunks, then dW += Gᵀ dU G
  * The tile size and the chunks depend only on the shape, every gemm runs on one thread and
  * every plane's transform on one thread, in a fixed order: results are deterministic. */
+#include <omp.h>
 #include <string.h>
 
 #include "ops/real.h"
@@ -63,16 +64,21 @@ static const wino_kind WINO_F4 = {
     .at = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -0.5, 0}, {0, 1, 1, 4, 0.25, 0}, {0, 1, -1, 8, -0.125, 1}},
 };
 
-/* Transformed-domain entries per chunk, aimed for: enough tiles for efficient gemms, and
- * V + Mh of a chunk (a²·Tc·(C+O) floats) mostly in cache. Measured on a 2-core Zen 4. */
+/* Transformed-domain entries per chunk, at most: enough tiles for efficient gemms, and V + Mh
+ * of a chunk (a²·tc·(C+O) floats) in the caches. Measured on a 2-core Zen 4. */
 #define WINO_CHUNK_ENTRIES 2048
+/* Chunk buffers in the scratch: with up to this many threads, each thread runs whole chunks
+ * (transforms and gemms) in its own buffers, in one parallel region per call; with more,
+ * the threads share each phase of one chunk at a time. */
+#define WINO_SLOTS 4
 
 typedef struct {
     const wino_kind *k;
-    int th, tw, tiles; /* tile rows, tile columns, tiles per image */
-    int nb;            /* images per chunk */
-    int tc;            /* tiles per full chunk: nb · tiles */
     int n;             /* transformed-domain positions ξ: a², one gemm each */
+    int th, tw, tiles; /* tile rows, tile columns, tiles per image */
+    int tc;            /* tiles a chunk buffer holds */
+    int nb, chunks;    /* images per chunk, chunks (the last ones may be short or empty) */
+    int workers;       /* threads that own chunks; 1: chunks in turn, phases shared */
 } wino_plan;
 
 /* Transformed-domain entries (gemm columns · a²) that kind k needs for the output plane. */
@@ -90,6 +96,9 @@ static const wino_kind *wino_kind_for(const ops_conv_shape *s)
     return wino_entries(s, &WINO_F4) < wino_entries(s, &WINO_F2) ? &WINO_F4 : &WINO_F2;
 }
 
+/* The chunking: buffer size from the shape alone (it sizes the scratch), chunks spread evenly
+ * over the workers. The weight gradient sums per worker, so it depends on the thread count;
+ * nothing depends on it otherwise. */
 static wino_plan wino_plan_of(const ops_conv_shape *s)
 {
     wino_plan p;
@@ -99,9 +108,14 @@ static wino_plan wino_plan_of(const ops_conv_shape *s)
     p.th = (ops_conv_out_h(s) + m - 1) / m;
     p.tw = (ops_conv_out_w(s) + m - 1) / m;
     p.tiles = p.th * p.tw;
-    p.nb = WINO_CHUNK_ENTRIES / p.n / p.tiles;
-    p.nb = p.nb < 1 ? 1 : p.nb > s->B ? s->B : p.nb;
-    p.tc = p.nb * p.tiles;
+    int nb_max = WINO_CHUNK_ENTRIES / p.n / p.tiles;
+    nb_max = nb_max < 1 ? 1 : nb_max > s->B ? s->B : nb_max;
+    p.tc = nb_max * p.tiles;
+    int threads = omp_get_max_threads();
+    p.workers = threads > WINO_SLOTS ? 1 : threads;
+    int rounds = (s->B + p.workers * nb_max - 1) / (p.workers * nb_max);
+    p.chunks = p.workers * rounds;
+    p.nb = (s->B + p.chunks - 1) / p.chunks;
     return p;
 }
 
@@ -115,8 +129,8 @@ size_t conv_winograd_scratch_numel(const ops_conv_shape *s)
 {
     wino_plan p = wino_plan_of(s);
     size_t oc = (size_t)s->O * s->C;
-    /* U and dU, then V and Mh of one chunk */
-    return (size_t)p.n * (2 * oc + (size_t)p.tc * ((size_t)s->C + s->O));
+    /* U, then per slot dU, V and Mh */
+    return (size_t)p.n * (oc + WINO_SLOTS * (oc + (size_t)p.tc * ((size_t)s->C + s->O)));
 }
 #endif
 
@@ -453,55 +467,168 @@ static void wino_do_block(const wino_job *J, int ch, wino_block B)
     }
 }
 
-/* Runs a data transform over the nb images of a chunk, in parallel over work items of one
- * channel and a group of whole images: every (image, channel) plane belongs to one work item,
- * which handles its blocks in order (the adjoint's overlapping adds need that). */
-static void wino_run(const wino_job *J, int nb)
+/* Work item `item` of a data transform over the nb images of a chunk: one channel and a group
+ * of whole images, so that every (image, channel) plane belongs to one item, which handles
+ * its blocks in order (the adjoint's overlapping adds need that). */
+static int wino_items(const wino_job *J, int nb, int *group)
+{
+    int per = WINO_BLOCK / J->p->tiles; /* whole images per block, when ≥ 1 */
+    *group = per > 0 ? per : 1;
+    return J->chan * ((nb + *group - 1) / *group);
+}
+
+static void wino_run_item(const wino_job *J, int nb, int item)
 {
     const wino_plan *p = J->p;
-    int per = WINO_BLOCK / p->tiles;            /* whole images per block, when ≥ 1 */
-    int group = per > 0 ? per : 1;              /* images per work item */
-    int groups = (nb + group - 1) / group;
-    int ntx = wino_min(p->tw, WINO_BLOCK);      /* tile columns per block */
+    int group, groups = wino_items(J, nb, &group) / J->chan;
+    int ch = item / groups, b0 = item % groups * group, b1 = wino_min(nb, b0 + group);
+    if (p->tiles <= WINO_BLOCK) {
+        wino_block B = {b0 * p->th, (b1 - b0) * p->th, 0, p->tw};
+        wino_do_block(J, ch, B);
+        return;
+    }
+    int ntx = wino_min(p->tw, WINO_BLOCK);                  /* tile columns per block */
     int rows = p->tw > WINO_BLOCK ? 1 : WINO_BLOCK / p->tw; /* tile rows per block */
-#pragma omp parallel for schedule(static)
-    for (int item = 0; item < J->chan * groups; item++) {
-        int ch = item / groups, b0 = item % groups * group, b1 = wino_min(nb, b0 + group);
-        if (per > 0) {
-            wino_block B = {b0 * p->th, (b1 - b0) * p->th, 0, p->tw};
+    for (int R = b0 * p->th; R < b1 * p->th; R += rows) {   /* one image: b1 = b0 + 1 */
+        int nr = wino_min(rows, b1 * p->th - R);
+        for (int tx = 0; tx < p->tw; tx += ntx) {
+            wino_block B = {R, nr, tx, wino_min(ntx, p->tw - tx)};
             wino_do_block(J, ch, B);
-            continue;
-        }
-        for (int R = b0 * p->th; R < b1 * p->th; R += rows) { /* one image: b1 = b0 + 1 */
-            int nr = wino_min(rows, b1 * p->th - R);
-            for (int tx = 0; tx < p->tw; tx += ntx) {
-                wino_block B = {R, nr, tx, wino_min(ntx, p->tw - tx)};
-                wino_do_block(J, ch, B);
-            }
         }
     }
 }
 
+/* A data transform over the nb images of a chunk; its items shared by the threads when
+ * `parallel`, else run by the calling thread. */
+static void wino_run(const wino_job *J, int nb, int parallel)
+{
+    int group, items = wino_items(J, nb, &group);
+    if (!parallel) {
+        for (int item = 0; item < items; item++)
+            wino_run_item(J, nb, item);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int item = 0; item < items; item++)
+        wino_run_item(J, nb, item);
+}
+
+/* A worker's chunk buffers in the scratch: after U (a², O, C), per slot dU (a², O, C),
+ * V (a², C, tc) and Mh (a², O, tc). */
+typedef struct {
+    real *dU, *V, *Mh;
+} wino_slot;
+
+static wino_slot wino_slot_of(real *scratch, const wino_plan *p, const ops_conv_shape *s, int w)
+{
+    size_t oc = (size_t)s->O * s->C, each = (size_t)p->n * (oc + (size_t)p->tc * ((size_t)s->C + s->O));
+    wino_slot t;
+    t.dU = scratch + (size_t)p->n * oc + (size_t)w * each;
+    t.V = t.dU + (size_t)p->n * oc;
+    t.Mh = t.V + (size_t)p->n * s->C * p->tc;
+    return t;
+}
+
 /* ---- the passes ---- */
+
+typedef struct {
+    const ops_conv_shape *s;
+    const wino_plan *p;
+    const real *x, *w, *b, *dy, *U; /* what the pass reads */
+    real *y, *dx;                   /* what it writes; dx, dU skipped when NULL */
+    int want_dw;
+} wino_pass;
+
+/* Forward of chunk c in slot t; `parallel`: share each phase among the threads. */
+static void wino_forward_chunk(const wino_pass *P, wino_slot t, int c, int parallel)
+{
+    const ops_conv_shape *s = P->s;
+    const wino_plan *p = P->p;
+    int b0 = c * p->nb, nb = wino_min(p->nb, s->B - b0), n = nb * p->tiles, C = s->C, O = s->O;
+    if (nb <= 0)
+        return;
+    size_t oc = (size_t)O * C, hw = (size_t)s->H * s->W, ohw = (size_t)ops_conv_out_h(s) * ops_conv_out_w(s);
+    wino_job in = {s, p, WINO_INPUT, C, hw, P->x + b0 * C * hw, NULL, t.V, NULL};
+    wino_run(&in, nb, parallel);
+    /* Mh[ξ] (O, n) = U[ξ] (O, C) · V[ξ] (C, n) */
+    OPS_NAME(ops_gemm_batch)(p->n, 0, 0, O, n, C, 1, P->U, C, oc, t.V, p->tc, (size_t)C * p->tc, 0, t.Mh, p->tc,
+                             (size_t)O * p->tc);
+    wino_job out = {s, p, WINO_OUTPUT, O, ohw, NULL, P->y + b0 * O * ohw, t.Mh, P->b};
+    wino_run(&out, nb, parallel);
+}
+
+/* Backward of chunk c in slot t; `first`: the worker's first chunk (dU is set, not added). */
+static void wino_backward_chunk(const wino_pass *P, wino_slot t, int c, int first, int parallel)
+{
+    const ops_conv_shape *s = P->s;
+    const wino_plan *p = P->p;
+    int b0 = c * p->nb, nb = wino_min(p->nb, s->B - b0), n = nb * p->tiles, C = s->C, O = s->O;
+    if (nb <= 0)
+        return;
+    size_t oc = (size_t)O * C, hw = (size_t)s->H * s->W, ohw = (size_t)ops_conv_out_h(s) * ops_conv_out_w(s);
+    wino_job gr = {s, p, WINO_GRAD, O, ohw, P->dy + b0 * O * ohw, NULL, t.Mh, NULL};
+    wino_run(&gr, nb, parallel);
+    if (P->want_dw) { /* dU[ξ] (O, C) (+)= Mh[ξ] (O, n) · V[ξ]ᵀ (n, C) */
+        wino_job in = {s, p, WINO_INPUT, C, hw, P->x + b0 * C * hw, NULL, t.V, NULL};
+        wino_run(&in, nb, parallel);
+        OPS_NAME(ops_gemm_batch)(p->n, 0, 1, O, C, n, 1, t.Mh, p->tc, (size_t)O * p->tc, t.V, p->tc,
+                                 (size_t)C * p->tc, first ? 0 : 1, t.dU, C, oc);
+    }
+    if (P->dx) { /* dV[ξ] (C, n) = U[ξ]ᵀ (C, O) · Mh[ξ] (O, n), into V's buffer */
+        OPS_NAME(ops_gemm_batch)(p->n, 1, 0, C, n, O, 1, P->U, C, oc, t.Mh, p->tc, (size_t)O * p->tc, 0, t.V, p->tc,
+                                 (size_t)C * p->tc);
+        wino_job adj = {s, p, WINO_ADJOINT, C, hw, NULL, P->dx + b0 * C * hw, t.V, NULL};
+        wino_run(&adj, nb, parallel);
+    }
+}
+
+/* Runs every chunk of a pass: by the workers, each its chunks w, w + workers, ... in its own
+ * slot, or (one worker) in turn with each phase shared. */
+static void wino_chunks(const wino_pass *P, real *scratch, int backward)
+{
+    const wino_plan *p = P->p;
+    if (p->workers == 1) {
+        wino_slot t = wino_slot_of(scratch, p, P->s, 0);
+        for (int c = 0; c < p->chunks; c++)
+            if (backward)
+                wino_backward_chunk(P, t, c, c == 0, 1);
+            else
+                wino_forward_chunk(P, t, c, 1);
+        return;
+    }
+    int blas = ops_blas_threads_single();
+#pragma omp parallel num_threads(p->workers)
+    {
+        int w = omp_get_thread_num();
+        wino_slot t = wino_slot_of(scratch, p, P->s, w);
+        for (int c = w; c < p->chunks; c += p->workers)
+            if (backward)
+                wino_backward_chunk(P, t, c, c == w, 0);
+            else
+                wino_forward_chunk(P, t, c, 0);
+    }
+    ops_blas_threads_restore(blas);
+}
 
 void OPS_NAME(conv_winograd_forward)(real *y, const real *x, const real *w, const real *b, const ops_conv_shape *s,
                                      real *scratch)
 {
     wino_plan p = wino_plan_of(s);
-    int O = s->O, C = s->C;
-    size_t oc = (size_t)O * C, hw = (size_t)s->H * s->W, ohw = (size_t)ops_conv_out_h(s) * ops_conv_out_w(s);
-    real *U = scratch;                          /* (a², O, C) */
-    real *V = U + 2 * (size_t)p.n * oc;         /* (a², C, tc) */
-    real *Mh = V + (size_t)p.n * C * p.tc;      /* (a², O, tc) */
-    wino_filter_transform(U, w, oc, p.k);
-    for (int b0 = 0; b0 < s->B; b0 += p.nb) {
-        int nb = wino_min(p.nb, s->B - b0), n = nb * p.tiles;
-        wino_job in = {s, &p, WINO_INPUT, C, hw, x + (size_t)b0 * C * hw, NULL, V, NULL};
-        wino_run(&in, nb);
-        OPS_NAME(ops_gemm_batch)(p.n, 0, 0, O, n, C, 1, U, C, oc, V, p.tc, (size_t)C * p.tc, 0, Mh, p.tc,
-                                 (size_t)O * p.tc);
-        wino_job out = {s, &p, WINO_OUTPUT, O, ohw, NULL, y + (size_t)b0 * O * ohw, Mh, b};
-        wino_run(&out, nb);
+    wino_filter_transform(scratch, w, (size_t)s->O * s->C, p.k);
+    wino_pass P = {s, &p, x, w, b, NULL, scratch, y, NULL, 0};
+    wino_chunks(&P, scratch, 0);
+}
+
+/* dU of the workers that had chunks, summed into worker 0's in worker order. */
+static void wino_sum_slots(real *scratch, const wino_plan *p, const ops_conv_shape *s)
+{
+    size_t len = (size_t)p->n * s->O * s->C;
+    real *d0 = wino_slot_of(scratch, p, s, 0).dU;
+    for (int w = 1; w < p->workers && w * p->nb < s->B; w++) {
+        const real *dw = wino_slot_of(scratch, p, s, w).dU;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < len; i++)
+            d0[i] += dw[i];
     }
 }
 
@@ -509,31 +636,13 @@ void OPS_NAME(conv_winograd_backward)(real *dx, real *dw, const real *dy, const 
                                       const ops_conv_shape *s, real *scratch)
 {
     wino_plan p = wino_plan_of(s);
-    int O = s->O, C = s->C;
-    size_t oc = (size_t)O * C, hw = (size_t)s->H * s->W, ohw = (size_t)ops_conv_out_h(s) * ops_conv_out_w(s);
-    real *U = scratch;                          /* (a², O, C) */
-    real *dU = U + (size_t)p.n * oc;            /* (a², O, C) */
-    real *V = dU + (size_t)p.n * oc;            /* (a², C, tc); dV once V is used */
-    real *Mh = V + (size_t)p.n * C * p.tc;      /* (a², O, tc) */
+    size_t oc = (size_t)s->O * s->C;
     if (dx)
-        wino_filter_transform(U, w, oc, p.k);
-    for (int b0 = 0; b0 < s->B; b0 += p.nb) {
-        int nb = wino_min(p.nb, s->B - b0), n = nb * p.tiles;
-        wino_job gr = {s, &p, WINO_GRAD, O, ohw, dy + (size_t)b0 * O * ohw, NULL, Mh, NULL};
-        wino_run(&gr, nb);
-        if (dw) { /* dU[ξ] (O, C) (+)= Mh[ξ] (O, n) · V[ξ]ᵀ (n, C) */
-            wino_job in = {s, &p, WINO_INPUT, C, hw, x + (size_t)b0 * C * hw, NULL, V, NULL};
-            wino_run(&in, nb);
-            OPS_NAME(ops_gemm_batch)(p.n, 0, 1, O, C, n, 1, Mh, p.tc, (size_t)O * p.tc, V, p.tc,
-                                     (size_t)C * p.tc, b0 ? 1 : 0, dU, C, oc);
-        }
-        if (dx) { /* dV[ξ] (C, n) = U[ξ]ᵀ (C, O) · Mh[ξ] (O, n) */
-            OPS_NAME(ops_gemm_batch)(p.n, 1, 0, C, n, O, 1, U, C, oc, Mh, p.tc, (size_t)O * p.tc, 0, V, p.tc,
-                                     (size_t)C * p.tc);
-            wino_job adj = {s, &p, WINO_ADJOINT, C, hw, NULL, dx + (size_t)b0 * C * hw, V, NULL};
-            wino_run(&adj, nb);
-        }
-    }
-    if (dw)
-        wino_filter_grad(dw, dU, oc, p.k);
+        wino_filter_transform(scratch, w, oc, p.k);
+    wino_pass P = {s, &p, x, w, NULL, dy, scratch, NULL, dx, dw != NULL};
+    wino_chunks(&P, scratch, 1);
+    if (!dw)
+        return;
+    wino_sum_slots(scratch, &p, s);
+    wino_filter_grad(dw, wino_slot_of(scratch, &p, s, 0).dU, oc, p.k);
 }

@@ -41,11 +41,21 @@ void OPS_NAME(ops_gemm_batch)(int count, int trans_a, int trans_b, int M, int N,
     }
     /* One product per thread at a time, each on one BLAS thread: no BLAS thread hand-offs per
      * call, and every product is summed by one thread (deterministic). */
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+    int blas_threads = ops_blas_threads_single();
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < count; i++)
         OPS_NAME(ops_gemm)(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
                            C + i * stride_c, ldc);
-    openblas_set_num_threads(blas_threads);
+    ops_blas_threads_restore(blas_threads);
 }
+
+#ifndef OPS_DOUBLE
+int ops_blas_threads_single(void)
+{
+    int n = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return n;
+}
+
+void ops_blas_threads_restore(int n) { openblas_set_num_threads(n); }
+#endif

@@ -138,7 +138,12 @@ void OPS_NAME(ops_gemm_batch)(int count, int trans_a, int trans_b, int M, int N,
                               int lda, size_t stride_a, const real *B, int ldb, size_t stride_b, real beta, real *C,
                               int ldc, size_t stride_c);
 
-/* Winograd F(2×2, 3×3) convolution (conv2d_winograd.c) for 3×3 stride-1 shapes, any padding:
+/* OpenBLAS to one thread (returns the count it had) and back: around OpenMP regions whose
+ * threads call BLAS themselves, each for its own product. */
+int ops_blas_threads_single(void);
+void ops_blas_threads_restore(int n);
+
+/* Winograd convolution (conv2d_winograd.c) for 3×3 stride-1 shapes, any padding:
  * conv2d.c routes such shapes here. scratch: conv_winograd_scratch_numel(s) elements. The weight
  * gradient goes to a dense dw (O, C, 3, 3) +=, or is skipped when dw is NULL; likewise dx. */
 int conv_winograd_applies(const ops_conv_shape *s);
