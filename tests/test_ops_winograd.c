@@ -1,4 +1,5 @@
-/* test_ops_winograd.c — the fast kernel paths against independent references:
+/* test_ops_winograd.c — the fast kernel paths against independent references (the other
+ * conv2d paths ride along against the same definition):
  *  - 3×3 stride-1 conv2d (Winograd F(2×2) and F(4×4), conv2d_winograd.c) against the
  *    convolution's definition, summed naively in double: the double kernels must agree to
  *    rounding (the transform algebra is exact), the float kernels within a tolerance scaled
@@ -259,6 +260,9 @@ TEST(ops_winograd_conv_matches_definition)
     CHECK(conv_exact_all_threads("chunks of 6x6", (ops_conv_shape){15, 2, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1}, 40));
     CHECK(conv_exact_all_threads("tall plane, blocks of tile rows", (ops_conv_shape){2, 2, 44, 40, 2, 3, 3, 1, 1, 1, 1, 1},
                                  41));
+    /* the other paths of conv2d, against the same definition */
+    CHECK(conv_exact_all_threads("1x1 (products per image)", (ops_conv_shape){3, 5, 6, 7, 4, 1, 1, 1, 0, 0, 0, 0}, 45));
+    CHECK(conv_exact_all_threads("3x3 stride 2 (columns)", (ops_conv_shape){2, 3, 9, 8, 4, 3, 3, 2, 1, 1, 1, 1}, 46));
     CHECK(conv_exact_all_threads("wide plane, strips of a tile row", (ops_conv_shape){1, 2, 6, 261, 2, 3, 3, 1, 1, 1, 1, 1},
                                  42));
 }

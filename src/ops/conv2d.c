@@ -1,8 +1,11 @@
 /* conv2d.c — 2-D convolution (NCHW, asymmetric zero padding, stride). 3×3 stride-1 shapes go
- * to Winograd (conv2d_winograd.c), except a sparse weight gradient; the rest is im2col + gemm,
- * one batch item at a time so the scratch is one item's columns. Backward: dx through gemm into
- * columns then col2im (+=); the weight gradient as one gemm per item for a dense sink, or as
- * a sampled dense-dense product over only the selected entries for a sparse sink. */
+ * to Winograd (conv2d_winograd.c), except a sparse weight gradient; 1×1 stride-1 unpadded ones
+ * are products on x itself, one per image, images in parallel; the rest is im2col + gemm, one
+ * batch item at a time so the scratch is one item's columns (dx through gemm into columns,
+ * then col2im +=). A sparse weight gradient is a sampled dense-dense product over only the
+ * selected entries. */
+#include <omp.h>
+
 #include "ops/real.h"
 #include "ops/ops_internal.h"
 
@@ -75,6 +78,41 @@ static void conv_col2im_add(real *dx, const real *col, const ops_conv_shape *s)
     }
 }
 
+/* A 1×1 convolution is a product per image: y_b (O, P) = w (O, C) · x_b (C, P). The images
+ * run in parallel, one BLAS thread each: the products are too small to split well. */
+static void conv_pointwise_forward(real *y, const real *x, const real *w, const ops_conv_shape *s)
+{
+    int P = s->H * s->W;
+    OPS_NAME(ops_gemm_batch)(s->B, 0, 0, s->O, P, s->C, 1, w, s->C, 0, x, P, (size_t)s->C * P, 0, y, P,
+                             (size_t)s->O * P);
+}
+
+/* dx_b (C, P) += wᵀ (C, O) · dy_b (O, P), images in parallel. */
+static void conv_pointwise_input_grad(real *dx, const real *dy, const real *w, const ops_conv_shape *s)
+{
+    int P = s->H * s->W;
+    OPS_NAME(ops_gemm_batch)(s->B, 1, 0, s->C, P, s->O, 1, w, s->C, 0, dy, P, (size_t)s->O * P, 1, dx, P,
+                             (size_t)s->C * P);
+}
+
+/* dw (O, C) += Σ_b dy_b (O, P) · x_bᵀ (P, C): one block of rows per thread, each summed over
+ * the images in order by its thread. */
+static void conv_pointwise_weight_grad(real *dw, const real *dy, const real *x, const ops_conv_shape *s)
+{
+    int P = s->H * s->W, threads = omp_get_max_threads();
+    int rows = (s->O + threads - 1) / threads;
+    int blas = threads > 1 ? ops_blas_threads_single() : 0;
+#pragma omp parallel for schedule(static)
+    for (int o0 = 0; o0 < s->O; o0 += rows) {
+        int n = s->O - o0 < rows ? s->O - o0 : rows;
+        for (int bi = 0; bi < s->B; bi++)
+            OPS_NAME(ops_gemm)(0, 1, n, s->C, P, 1, dy + ((size_t)bi * s->O + o0) * P, P, x + (size_t)bi * s->C * P,
+                               P, 1, dw + (size_t)o0 * s->C, s->C);
+    }
+    if (threads > 1)
+        ops_blas_threads_restore(blas);
+}
+
 void OPS_NAME(conv2d_forward)(real *y, const real *x, const real *w, const real *b, const ops_conv_shape *s,
                               real *scratch)
 {
@@ -82,17 +120,14 @@ void OPS_NAME(conv2d_forward)(real *y, const real *x, const real *w, const real 
         OPS_NAME(conv_winograd_forward)(y, x, w, b, s, scratch);
         return;
     }
-    int Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s), P = Ho * Wo, K = s->C * s->KH * s->KW;
-    for (int bi = 0; bi < s->B; bi++) {
-        const real *xb = x + (size_t)bi * s->C * s->H * s->W; /* (C, H, W) */
-        real *yb = y + (size_t)bi * s->O * P;                  /* (O, Ho·Wo) */
-        const real *col = xb;                                  /* (K, Ho·Wo) */
-        if (!conv_is_pointwise(s)) {
-            conv_im2col(scratch, xb, s);
-            col = scratch;
+    int P = ops_conv_out_h(s) * ops_conv_out_w(s), K = s->C * s->KH * s->KW;
+    if (conv_is_pointwise(s))
+        conv_pointwise_forward(y, x, w, s);
+    else
+        for (int bi = 0; bi < s->B; bi++) { /* y_b (O, P) = w (O, K) · col (K, P) */
+            conv_im2col(scratch, x + (size_t)bi * s->C * s->H * s->W, s);
+            OPS_NAME(ops_gemm)(0, 0, s->O, P, K, 1, w, K, scratch, P, 0, y + (size_t)bi * s->O * P, P);
         }
-        OPS_NAME(ops_gemm)(0, 0, s->O, P, K, 1, w, K, col, P, 0, yb, P);
-    }
     if (!b)
         return;
 #pragma omp parallel for schedule(static)
@@ -127,37 +162,41 @@ static real conv_bias_grad(const void *ctx, int64_t o)
     return s;
 }
 
-/* The im2col backward, one batch item at a time: dx (B, C, H, W) += when dx is non-NULL, and
- * the weight gradient when want_w. */
+/* The im2col backward (not 1×1), one batch item at a time: dx (B, C, H, W) += when dx is
+ * non-NULL, and the weight gradient when want_w. */
 static void conv_backward_columns(real *dx, const ops_sink_t *dw, int want_w, const real *dy, const real *x,
                                   const real *w, const ops_conv_shape *s, real *scratch)
 {
     int Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s), P = Ho * Wo, K = s->C * s->KH * s->KW;
-    int pointwise = conv_is_pointwise(s);
     for (int bi = 0; bi < s->B; bi++) {
         const real *xb = x + (size_t)bi * s->C * s->H * s->W; /* (C, H, W) */
         const real *dyb = dy + (size_t)bi * s->O * P;          /* (O, P) */
         if (want_w) {
-            const real *col = xb; /* (K, P) */
-            if (!pointwise) {
-                conv_im2col(scratch, xb, s);
-                col = scratch;
-            }
+            conv_im2col(scratch, xb, s); /* (K, P) */
             if (dw->kind == OPS_SINK_DENSE) /* dw (O, K) += dy (O, P) · colᵀ (P, K) */
-                OPS_NAME(ops_gemm)(0, 1, s->O, K, P, 1, dyb, P, col, P, 1, dw->dense, K);
+                OPS_NAME(ops_gemm)(0, 1, s->O, K, P, 1, dyb, P, scratch, P, 1, dw->dense, K);
             else
-                conv_weight_sparse(dw, dyb, col, K, P);
+                conv_weight_sparse(dw, dyb, scratch, K, P);
         }
-        if (dx) {
-            real *dxb = dx + (size_t)bi * s->C * s->H * s->W;
-            if (pointwise) { /* dx (C, HW) += wᵀ (C, O) · dy (O, HW) */
-                OPS_NAME(ops_gemm)(1, 0, K, P, s->O, 1, w, K, dyb, P, 1, dxb, P);
-            } else { /* dcol (K, P) = wᵀ (K, O) · dy (O, P), then scattered back */
-                OPS_NAME(ops_gemm)(1, 0, K, P, s->O, 1, w, K, dyb, P, 0, scratch, P);
-                conv_col2im_add(dxb, scratch, s);
-            }
+        if (dx) { /* dcol (K, P) = wᵀ (K, O) · dy (O, P), then scattered back */
+            OPS_NAME(ops_gemm)(1, 0, K, P, s->O, 1, w, K, dyb, P, 0, scratch, P);
+            conv_col2im_add(dx + (size_t)bi * s->C * s->H * s->W, scratch, s);
         }
     }
+}
+
+/* The 1×1 backward: products on x and dy themselves. */
+static void conv_backward_pointwise(real *dx, const ops_sink_t *dw, int want_w, const real *dy, const real *x,
+                                    const real *w, const ops_conv_shape *s)
+{
+    if (want_w && dw->kind == OPS_SINK_DENSE)
+        conv_pointwise_weight_grad(dw->dense, dy, x, s);
+    for (int bi = 0; want_w && dw->kind != OPS_SINK_DENSE && bi < s->B; bi++) {
+        int P = s->H * s->W;
+        conv_weight_sparse(dw, dy + (size_t)bi * s->O * P, x + (size_t)bi * s->C * P, s->C, P);
+    }
+    if (dx)
+        conv_pointwise_input_grad(dx, dy, w, s);
 }
 
 void OPS_NAME(conv2d_backward)(real *dx, const ops_sink_t *dw, const ops_sink_t *db, const real *dy, const real *x,
@@ -171,6 +210,8 @@ void OPS_NAME(conv2d_backward)(real *dx, const ops_sink_t *dw, const ops_sink_t 
             OPS_NAME(conv_winograd_backward)(dx, dense_w ? dw->dense : NULL, dy, x, w, s, scratch);
         if (want_w && !dense_w)
             conv_backward_columns(NULL, dw, 1, dy, x, w, s, scratch);
+    } else if (conv_is_pointwise(s)) {
+        conv_backward_pointwise(dx, dw, want_w, dy, x, w, s);
     } else if (dx || want_w) {
         conv_backward_columns(dx, dw, want_w, dy, x, w, s, scratch);
     }
