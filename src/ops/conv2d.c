@@ -153,7 +153,7 @@ typedef struct {
     int B, O, P;
 } conv_bias_ctx;
 
-static real conv_bias_grad(const void *ctx, int64_t o)
+OPS_VECTOR_CLONES static real conv_bias_grad(const void *ctx, int64_t o)
 {
     const conv_bias_ctx *c = ctx;
     real s = 0;

@@ -4,7 +4,7 @@
  * output tile from an a×a input tile (a = m + 2) with a² products, done as a² independent
  * gemms in the transformed domain: F(2×2) 16 per 4 outputs, F(4×4) 36 per 16. F(4×4) is
  * used where it needs fewer products (planes of about 7×7 and up); its float results are
- * ~3× further from exact than a direct sum (test_ops_winograd.c bounds them), F(2×2)'s are not.
+ * ~3× further from exact than a direct sum (test_ops_fast_paths.c bounds them), F(2×2)'s are not.
  *
  * Notation (Lavin & Gray 2015): input tile d, filter g, output tile y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A.
  * Tiles of the batch are processed in chunks of whole images; for one chunk of tc tiles:
@@ -21,7 +21,7 @@
 #include "ops/real.h"
 #include "ops/ops_internal.h"
 
-/* ---- transform matrices (Toom-Cook construction; test_ops_winograd.c checks the algebra in
+/* ---- transform matrices (Toom-Cook construction; test_ops_fast_paths.c checks the algebra in
  * double against the convolution's definition) ---- */
 
 #define WINO_R 3     /* filter side */

@@ -1,4 +1,4 @@
-/* test_ops_winograd.c — the fast kernel paths against independent references (the other
+/* test_ops_fast_paths.c — the fast kernel paths against independent references (the other
  * conv2d paths ride along against the same definition):
  *  - 3×3 stride-1 conv2d (Winograd F(2×2) and F(4×4), conv2d_winograd.c) against the
  *    convolution's definition, summed naively in double: the double kernels must agree to
@@ -8,7 +8,8 @@
  *    an image (tall and wide planes), and 1, 2 and 8 threads (the kernel's two schedules).
  *  - the batch split into chunks: a batch in one call equals the images one call at a time.
  *  - SiLU's vectorised sigmoid against the double formula over [−100, 100] and special values.
- *  - GroupNorm backward: dx alone equals dx of the call that also forms dgamma and dbeta. */
+ *  - GroupNorm backward: dx alone equals dx of the call that also forms dgamma and dbeta.
+ *  - ops_gemm's split of large products over threads against naive sums. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -352,4 +353,40 @@ TEST(ops_groupnorm_dx_alone_equals_dx_with_params)
     groupnorm_backward(dx_all, &sg, &sb, dy, x, mean, rstd, gamma, B, C, HW, G);
     groupnorm_backward(dx_alone, NULL, NULL, dy, x, mean, rstd, gamma, B, C, HW, G);
     CHECK(!memcmp(dx_all, dx_alone, sizeof dx_all));
+}
+
+/* ops_gemm splits large products into row or column blocks, one per thread (gemm.c): every
+ * transpose combination, both split directions and a ragged last block, against naive sums. */
+TEST(ops_gemm_split_matches_naive)
+{
+    /* M, N, K: above the split threshold (4e6 flops); N ≥ M splits columns, else rows */
+    const int shapes[3][3] = {{37, 301, 211}, {301, 37, 211}, {64, 256, 130}};
+    sara_rng r;
+    rng_seed(&r, 47);
+    int keep = omp_get_max_threads(), ok = 1;
+    omp_set_num_threads(3); /* three blocks: the last one ragged for these sizes */
+    for (int sh = 0; sh < 3 && ok; sh++)
+        for (int t = 0; t < 4 && ok; t++) {
+            int M = shapes[sh][0], N = shapes[sh][1], K = shapes[sh][2], ta = t & 1, tb = t >> 1;
+            int lda = ta ? M : K, ldb = tb ? K : N;
+            double *A = randn64(&r, (size_t)M * K), *B = randn64(&r, (size_t)K * N), *C = randn64(&r, (size_t)M * N);
+            double *want = malloc((size_t)M * N * sizeof *want);
+            ok = A && B && C && want;
+            for (int i = 0; ok && i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double s = 0;
+                    for (int k = 0; k < K; k++)
+                        s += (ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+                    want[i * N + j] = 0.5 * s - 2 * C[i * N + j];
+                }
+            if (ok) {
+                ops_gemm_f64(ta, tb, M, N, K, 0.5, A, lda, B, ldb, -2, C, N);
+                char what[64];
+                snprintf(what, sizeof what, "gemm %dx%dx%d ta=%d tb=%d", M, N, K, ta, tb);
+                ok = close_f64(what, C, want, (size_t)M * N, WINO_TOL_F64);
+            }
+            free(A), free(B), free(C), free(want);
+        }
+    omp_set_num_threads(keep);
+    CHECK(ok);
 }
