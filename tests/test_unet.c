@@ -204,7 +204,7 @@ TEST(unet_ten_adamw_steps_match_pytorch)
     method_options_default(&mo);
     mo.adamw.weight_decay = 1e-2;
     train_method *meth = NULL;
-    CHECK_OK(method_create(&meth, "full", unet_params(m), &mo));
+    CHECK_OK(method_create(&meth, "full", m, &mo));
     float xt[4 * 64], pred[4 * 64], dpred[4 * 64], tf[4];
     double losses[10];
     param_table *p = unet_params(m);

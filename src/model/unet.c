@@ -4,7 +4,7 @@
  * that parameter names are its state_dict keys. Memory: forward activations and backward
  * temporaries come from two bump arenas whose sizes are found by running the very same layer
  * code once in "planning" mode (no data, sizes only), so the plan cannot drift from the code. */
-#include "model/unet.h"
+#include "model/unet_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -14,72 +14,13 @@
 
 #include "core/status.h"
 
-/* Buffers start at 16-float (64-byte) boundaries: cache lines and AVX-512 vectors. */
-#define ARENA_ALIGN_FLOATS 16
-#define UNET_MAX_LAYERS 256
-#define UNET_MAX_BUFS 256
-
-typedef enum { L_CONV, L_RESNET, L_ATTN, L_UPSAMPLE, L_CONCAT, L_NORM_SILU } layer_kind;
-
-typedef struct {
-    float *base;
-    size_t cap, used, peak;   /* in floats */
-    int planning;             /* 1: count sizes only, hand out NULL */
-} arena;
-
-typedef struct { int w, b; ops_conv_shape s; } conv_p;          /* s.B filled per call */
-typedef struct { int g, b; int C, G; float eps; } norm_p;
-typedef struct { int w, b; int I, O; } lin_p;
-
-typedef struct {
-    layer_kind kind;
-    int in, in2, out;          /* activation buffer ids (in2: the skip of a concat) */
-    int C, H, W, Co;           /* input channels and size; output channels (same H, W unless conv/upsample) */
-    conv_p conv;               /* L_CONV */
-    norm_p n1, n2;             /* L_RESNET norm1/norm2; L_NORM_SILU uses n1; L_ATTN uses n1 (group_norm) */
-    conv_p c1, c2, sc;         /* L_RESNET conv1, conv2, conv_shortcut */
-    int has_sc;
-    lin_p tproj;               /* L_RESNET time_emb_proj */
-    lin_p q, k, v, o;          /* L_ATTN to_q, to_k, to_v, to_out.0 */
-    int heads, D;
-    float scale;               /* output divided by this (output_scale_factor / rescale_output_factor) */
-    /* Saved by forward for backward; each (B, ...) as noted at the take() calls. */
-    float *n1_out, *n1_mean, *n1_rstd, *a1, *h, *n2_out, *n2_mean, *n2_rstd, *a2, *sc_out;
-    float *t, *qb, *kb, *vb, *probs, *att, *proj;
-} layer;
-
-typedef struct {
-    int C, H, W;
-    float *data;               /* (B, C, H, W) */
-    float *grad;               /* (B, C, H, W), during backward */
-} act_buf;
-
-struct unet {
-    unet_config cfg;
-    param_table params;
-    sara_status build_status;  /* first failure while building */
-    layer layers[UNET_MAX_LAYERS];
-    int n_layers;
-    act_buf bufs[UNET_MAX_BUFS];
-    int n_bufs;
-    int temb_dim;
-    lin_p time_l1, time_l2;    /* time_embedding.linear_1, linear_2 */
-    int class_emb;             /* class_embedding.weight, or -1 */
-    arena fwd, bwd;
-    float *scratch;            /* (scratch_numel) */
-    size_t scratch_numel;
-    int reserved_B, B;
-    /* time embedding activations, (B, C0) then (B, temb_dim) */
-    float *tsin, *e1, *e1a, *emb, *emb_act;
-    float *demb_act;           /* (B, temb_dim) gradient, accumulated by every ResNet block */
-    const float *in_x, *in_t;  /* inputs of the current forward */
-    const int64_t *in_labels;
-};
-
 /* ------------------------------------------------------------------------------------------ */
-/* arenas */
+/* arenas (short local names for the many call sites below) */
 
-static float *take(arena *a, int64_t n)
+#define take unet_take
+#define take_zero unet_take_zero
+
+float *unet_take(arena *a, int64_t n)
 {
     size_t k = ((size_t)n + ARENA_ALIGN_FLOATS - 1) / ARENA_ALIGN_FLOATS * ARENA_ALIGN_FLOATS;
     float *p = a->planning ? NULL : a->base + a->used;
@@ -89,9 +30,9 @@ static float *take(arena *a, int64_t n)
     return p;
 }
 
-static float *take_zero(arena *a, int64_t n)
+float *unet_take_zero(arena *a, int64_t n)
 {
-    float *p = take(a, n);
+    float *p = unet_take(a, n);
     if (p)
         memset(p, 0, (size_t)n * sizeof(float));
     return p;
@@ -124,6 +65,7 @@ static conv_p make_conv(unet *m, const char *prefix, int C, int O, int k, int st
     c.b = reg(m, prefix, "bias", 1, O, 0, 0, 0);
     c.s = (ops_conv_shape){.B = 0, .C = C, .H = H, .W = W, .O = O, .KH = k, .KW = k, .stride = stride,
                            .pad_t = pad_t, .pad_l = pad_l, .pad_b = pad_b, .pad_r = pad_r};
+    c.lora = (lora_p){0}; /* no LoRA branch */
     return c;
 }
 
@@ -332,6 +274,7 @@ sara_status unet_create(unet **out, const unet_config *cfg)
         return sara_fail(SARA_ERR_NOMEM, "out of memory building the UNet");
     m->cfg = *cfg;
     params_init(&m->params);
+    params_init(&m->lora);
     m->temb_dim = unet_config_temb_dim(cfg);
     m->class_emb = -1;
     int c0 = cfg->block_out_channels[0], S = cfg->sample_size;
@@ -367,6 +310,7 @@ void unet_free(unet *m)
     if (!m)
         return;
     params_free(&m->params);
+    params_free(&m->lora);
     free(m->fwd.base);
     free(m->bwd.base);
     free(m->scratch);
@@ -398,6 +342,8 @@ static void conv_fwd(unet *m, const conv_p *c, int B, const float *x, float *y)
     ops_conv_shape s = c->s;
     s.B = B;
     conv2d_forward(y, x, P(m, c->w), P(m, c->b), &s, m->scratch);
+    if (c->lora.r > 0)
+        unet_lora_conv_forward(m, c, B, x, y);
 }
 
 static void conv_bwd(unet *m, const conv_p *c, int B, const float *x, const float *dy, float *dx,
@@ -406,6 +352,23 @@ static void conv_bwd(unet *m, const conv_p *c, int B, const float *x, const floa
     ops_conv_shape s = c->s;
     s.B = B;
     conv2d_backward(dx, S(sinks, c->w), S(sinks, c->b), dy, x, P(m, c->w), &s, m->scratch);
+    if (c->lora.r > 0)
+        unet_lora_conv_backward(m, c, B, x, dy, dx, sinks);
+}
+
+/* y (N, O) = x (N, I) wᵀ + b, plus the LoRA branch when attached. */
+static void lin_fwd(unet *m, const lin_p *l, int N, const float *x, float *y)
+{
+    linear_forward(y, x, P(m, l->w), P(m, l->b), N, l->I, l->O);
+    if (l->lora.r > 0)
+        unet_lora_linear_forward(m, l, N, x, y);
+}
+
+static void lin_bwd(unet *m, const lin_p *l, int N, const float *x, const float *dy, float *dx, const ops_sink *sinks)
+{
+    linear_backward(dx, S(sinks, l->w), S(sinks, l->b), dy, x, P(m, l->w), N, l->I, l->O);
+    if (l->lora.r > 0)
+        unet_lora_linear_backward(m, l, N, x, dy, dx, sinks);
 }
 
 static void norm_fwd(unet *m, const norm_p *n, int B, int HW, const float *x, float *y, float *mean, float *rstd)
@@ -440,7 +403,7 @@ static void resnet_forward(unet *m, layer *L, int B, const float *x, float *y)
     norm_fwd(m, &L->n1, B, HW, x, L->n1_out, L->n1_mean, L->n1_rstd);
     silu_forward(L->a1, L->n1_out, in_n);
     conv_fwd(m, &L->c1, B, L->a1, L->h);
-    linear_forward(tp, m->emb_act, P(m, L->tproj.w), P(m, L->tproj.b), B, m->temb_dim, L->Co);
+    lin_fwd(m, &L->tproj, B, m->emb_act, tp);
     add_channel_bias_forward(L->h, tp, B, L->Co, HW);
     norm_fwd(m, &L->n2, B, HW, L->h, L->n2_out, L->n2_mean, L->n2_rstd);
     silu_forward(L->a2, L->n2_out, out_n);
@@ -474,11 +437,11 @@ static void attention_fwd(unet *m, layer *L, int B, const float *x, float *y)
         return;
     norm_fwd(m, &L->n1, B, T, x, L->n1_out, L->n1_mean, L->n1_rstd);
     transpose_forward(L->t, L->n1_out, B, C, T);
-    linear_forward(L->qb, L->t, P(m, L->q.w), P(m, L->q.b), B * T, C, C);
-    linear_forward(L->kb, L->t, P(m, L->k.w), P(m, L->k.b), B * T, C, C);
-    linear_forward(L->vb, L->t, P(m, L->v.w), P(m, L->v.b), B * T, C, C);
+    lin_fwd(m, &L->q, B * T, L->t, L->qb);
+    lin_fwd(m, &L->k, B * T, L->t, L->kb);
+    lin_fwd(m, &L->v, B * T, L->t, L->vb);
     attention_forward(L->att, L->probs, L->qb, L->kb, L->vb, B, T, L->heads, L->D);
-    linear_forward(L->proj, L->att, P(m, L->o.w), P(m, L->o.b), B * T, C, C);
+    lin_fwd(m, &L->o, B * T, L->att, L->proj);
     transpose_forward(y, L->proj, B, T, C);
     ops_add(y, y, x, n);
     if (L->scale != 1.0f)
@@ -534,9 +497,9 @@ static void time_embedding_forward(unet *m, int B)
     if (a->planning)
         return;
     timestep_embedding(m->tsin, m->in_t, B, c0, m->cfg.flip_sin_to_cos, (float)m->cfg.freq_shift);
-    linear_forward(m->e1, m->tsin, P(m, m->time_l1.w), P(m, m->time_l1.b), B, c0, td);
+    lin_fwd(m, &m->time_l1, B, m->tsin, m->e1);
     silu_forward(m->e1a, m->e1, (int64_t)B * td);
-    linear_forward(m->emb, m->e1a, P(m, m->time_l2.w), P(m, m->time_l2.b), B, td, td);
+    lin_fwd(m, &m->time_l2, B, m->e1a, m->emb);
     if (cls) {
         embedding_forward(cls, P(m, m->class_emb), m->in_labels, B, td);
         ops_add(m->emb, m->emb, cls, (int64_t)B * td);
@@ -549,6 +512,7 @@ static void run_forward(unet *m, int B)
     m->fwd.used = 0;
     for (int i = 0; i < m->n_bufs; i++)
         m->bufs[i].data = take(&m->fwd, buf_numel(m, i, B));
+    unet_lora_take_buffers(m, B, &m->fwd, 0);
     time_embedding_forward(m, B);
     if (!m->fwd.planning) {
         int64_t n = buf_numel(m, 0, B);
@@ -583,8 +547,7 @@ static void resnet_backward(unet *m, layer *L, int B, const float *x, const floa
     silu_backward(dn2, da2, L->n2_out, out_n);
     norm_bwd(m, &L->n2, B, HW, L->h, dn2, dh, L->n2_mean, L->n2_rstd, sinks);
     add_channel_bias_backward(dtp, dh, B, L->Co, HW);
-    linear_backward(m->demb_act, S(sinks, L->tproj.w), S(sinks, L->tproj.b), dtp, m->emb_act, P(m, L->tproj.w), B,
-                    m->temb_dim, L->Co);
+    lin_bwd(m, &L->tproj, B, m->emb_act, dtp, m->demb_act, sinks);
     conv_bwd(m, &L->c1, B, L->a1, dh, da1, sinks);
     silu_backward(dn1, da1, L->n1_out, in_n);
     norm_bwd(m, &L->n1, B, HW, x, dn1, dx, L->n1_mean, L->n1_rstd, sinks);
@@ -611,11 +574,11 @@ static void attention_bwd(unet *m, layer *L, int B, const float *x, const float 
             d[i] = dy[i] / L->scale;
     ops_accumulate(dx, d, n); /* residual connection */
     transpose_backward(dproj, d, B, T, C);
-    linear_backward(datt, S(sinks, L->o.w), S(sinks, L->o.b), dproj, L->att, P(m, L->o.w), B * T, C, C);
+    lin_bwd(m, &L->o, B * T, L->att, dproj, datt, sinks);
     attention_backward(dq, dk, dv, datt, L->probs, L->qb, L->kb, L->vb, B, T, L->heads, L->D, m->scratch);
-    linear_backward(dt, S(sinks, L->q.w), S(sinks, L->q.b), dq, L->t, P(m, L->q.w), B * T, C, C);
-    linear_backward(dt, S(sinks, L->k.w), S(sinks, L->k.b), dk, L->t, P(m, L->k.w), B * T, C, C);
-    linear_backward(dt, S(sinks, L->v.w), S(sinks, L->v.b), dv, L->t, P(m, L->v.w), B * T, C, C);
+    lin_bwd(m, &L->q, B * T, L->t, dq, dt, sinks);
+    lin_bwd(m, &L->k, B * T, L->t, dk, dt, sinks);
+    lin_bwd(m, &L->v, B * T, L->t, dv, dt, sinks);
     transpose_backward(dgn, dt, B, C, T);
     norm_bwd(m, &L->n1, B, T, x, dgn, dx, L->n1_mean, L->n1_rstd, sinks);
 }
@@ -661,7 +624,7 @@ static void layer_backward(unet *m, layer *L, int B, const ops_sink *sinks)
 static void time_embedding_backward(unet *m, int B, const ops_sink *sinks)
 {
     arena *g = &m->bwd;
-    int c0 = m->cfg.block_out_channels[0], td = m->temb_dim;
+    int td = m->temb_dim;
     int64_t n = (int64_t)B * td;
     float *demb = take_zero(g, n), *de1a = take_zero(g, n), *de1 = take_zero(g, n); /* (B, temb) */
     if (g->planning)
@@ -669,9 +632,9 @@ static void time_embedding_backward(unet *m, int B, const ops_sink *sinks)
     silu_backward(demb, m->demb_act, m->emb, n);
     if (m->class_emb >= 0)
         embedding_backward(S(sinks, m->class_emb), demb, m->in_labels, B, m->cfg.num_class_embeds, td);
-    linear_backward(de1a, S(sinks, m->time_l2.w), S(sinks, m->time_l2.b), demb, m->e1a, P(m, m->time_l2.w), B, td, td);
+    lin_bwd(m, &m->time_l2, B, m->e1a, demb, de1a, sinks);
     silu_backward(de1, de1a, m->e1, n);
-    linear_backward(NULL, S(sinks, m->time_l1.w), S(sinks, m->time_l1.b), de1, m->tsin, P(m, m->time_l1.w), B, c0, td);
+    lin_bwd(m, &m->time_l1, B, m->tsin, de1, NULL, sinks);
 }
 
 static void run_backward(unet *m, int B, const float *dout, const ops_sink *sinks)
@@ -680,6 +643,7 @@ static void run_backward(unet *m, int B, const float *dout, const ops_sink *sink
     for (int i = 0; i < m->n_bufs; i++)
         m->bufs[i].grad = take_zero(&m->bwd, buf_numel(m, i, B));
     m->demb_act = take_zero(&m->bwd, (int64_t)B * m->temb_dim);
+    unet_lora_take_buffers(m, B, &m->bwd, 1);
     if (!m->bwd.planning)
         memcpy(m->bufs[m->n_bufs - 1].grad, dout, (size_t)buf_numel(m, m->n_bufs - 1, B) * sizeof(float));
     for (int i = m->n_layers - 1; i >= 0; i--)
@@ -710,7 +674,8 @@ static size_t layers_scratch_numel(const unet *m, int B)
                 need = k;
         }
     }
-    return need;
+    size_t lora = unet_lora_scratch_numel(m, B);
+    return lora > need ? lora : need;
 }
 
 sara_status unet_reserve(unet *m, int B)
@@ -719,6 +684,8 @@ sara_status unet_reserve(unet *m, int B)
         return sara_fail(SARA_ERR_INVALID, "batch size must be positive, got %d", B);
     if (B == m->reserved_B)
         return SARA_OK;
+    free(m->fwd.base);
+    free(m->bwd.base);
     arena fwd = {.planning = 1}, bwd = {.planning = 1};
     m->fwd = fwd;
     m->bwd = bwd;
@@ -868,14 +835,26 @@ sara_status unet_save(const unet *m, const char *dir, const char *const *meta_kv
     }
     join_path(cfg_path, sizeof cfg_path, dir, UNET_CONFIG_FILE);
     join_path(w_path, sizeof w_path, dir, UNET_WEIGHTS_FILE);
+    /* With LoRA attached, the saved model is the merged one: a plain model any tool can load. */
+    param_table merged;
+    params_init(&merged);
+    const param_table *out = &m->params;
+    if (m->lora.count) {
+        SARA_TRY(params_clone_layout(&merged, &m->params));
+        for (int i = 0; i < merged.count; i++)
+            unet_lora_merged_weight(m, i, params_ptr(&merged, i));
+        out = &merged;
+    }
     st_writer *w = NULL;
-    SARA_TRY(st_writer_create(&w));
-    sara_status s = params_add_to_writer(&m->params, w, "");
+    sara_status s = st_writer_create(&w);
+    if (s == SARA_OK)
+        s = params_add_to_writer(out, w, "");
     for (int i = 0; s == SARA_OK && i < meta_pairs; i++)
         s = st_writer_meta(w, meta_kv[2 * i], meta_kv[2 * i + 1]);
     if (s == SARA_OK)
         s = st_writer_write(w, w_path);
     st_writer_free(w);
+    params_free(&merged);
     if (s == SARA_OK)
         s = unet_config_save(&m->cfg, cfg_path);
     return s;

@@ -50,6 +50,18 @@ sara_status unet_backward(unet *m, const float *dout, float *dx, const ops_sink 
 sara_status unet_load(unet **out, const char *dir);
 /* Writes a diffusers model folder (config.json + weights), each file atomically; metadata may be NULL. */
 sara_status unet_save(const unet *m, const char *dir, const char *const *meta_kv, int meta_pairs);
+/* LoRA (PEFT): attaches a branch y += (alpha/rank)·B(A(x)) to every conv and linear weight whose
+ * name contains `targets` (NULL or "": all). Linear: A (r, in), B (out, r). Conv: A a conv of the same
+ * kernel/stride/padding to r channels, B a 1×1 conv (out, r, 1, 1). A is Kaiming-uniform (seeded),
+ * B zero, so the model's output is unchanged. Parameters are named `<module>.lora_A.weight` /
+ * `<module>.lora_B.weight` in their own table; unet_backward's sinks array then continues with one
+ * sink per LoRA parameter after the model's own. */
+sara_status unet_lora_attach(unet *m, int rank, double alpha, const char *targets, uint64_t seed);
+/* The LoRA table (count 0 when none is attached). */
+param_table *unet_lora_params(unet *m);
+/* dst (numel of parameter i) = W_i + scale·B·A when parameter i has a branch, else W_i. */
+void unet_lora_merged_weight(const unet *m, int i, float *dst);
+
 /* PyTorch's default initialisation (for training from scratch), deterministic in seed. */
 sara_status unet_init_random(unet *m, uint64_t seed);
 /* Multiply-add FLOPs (2 per MAC) of one forward pass at batch B: convolutions, linear layers and

@@ -15,25 +15,53 @@ void adamw_default(adamw_hparams *h)
     h->weight_decay = 1e-2;
 }
 
+/* The per-step constants, rounded once as torch rounds them. */
+typedef struct {
+    float decay, b1, b2, one_b1, one_b2, step_size, bc2_sqrt, eps;
+} adamw_coeffs;
+
+static adamw_coeffs adamw_coeffs_at(const adamw_hparams *h, int64_t step, double lr)
+{
+    const double bc1 = 1.0 - pow(h->beta1, (double)step), bc2 = 1.0 - pow(h->beta2, (double)step);
+    /* torch scales by (1 - beta) computed in double, then rounded: keep that rounding. */
+    return (adamw_coeffs){
+        .decay = (float)(1.0 - lr * h->weight_decay),
+        .b1 = (float)h->beta1,
+        .b2 = (float)h->beta2,
+        .one_b1 = (float)(1.0 - h->beta1),
+        .one_b2 = (float)(1.0 - h->beta2),
+        .step_size = (float)(lr / bc1),
+        .bc2_sqrt = (float)sqrt(bc2),
+        .eps = (float)h->eps,
+    };
+}
+
+/* One element: the dense and the indexed update share this, so they agree bit for bit. */
+static inline void adamw_element(float *p, float g, float *m, float *v, const adamw_coeffs *c)
+{
+    *p *= c->decay;
+    *m = *m * c->b1 + c->one_b1 * g;
+    *v = *v * c->b2 + c->one_b2 * g * g;
+    float denom = sqrtf(*v) / c->bc2_sqrt + c->eps;
+    *p -= c->step_size * (*m / denom);
+}
+
 void adamw_update(float *p, const float *g, float *m, float *v, int64_t n, const adamw_hparams *h, int64_t step,
                   double lr)
 {
-    const float decay = (float)(1.0 - lr * h->weight_decay);
-    /* torch scales by (1 - beta) computed in double, then rounded: keep that rounding. */
-    const float b1 = (float)h->beta1, b2 = (float)h->beta2;
-    const float one_b1 = (float)(1.0 - h->beta1), one_b2 = (float)(1.0 - h->beta2);
-    const double bc1 = 1.0 - pow(h->beta1, (double)step), bc2 = 1.0 - pow(h->beta2, (double)step);
-    const float step_size = (float)(lr / bc1);
-    const float bc2_sqrt = (float)sqrt(bc2), eps = (float)h->eps;
+    const adamw_coeffs c = adamw_coeffs_at(h, step, lr);
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float gi = g[i];
-        p[i] *= decay;
-        m[i] = m[i] * b1 + one_b1 * gi;
-        v[i] = v[i] * b2 + one_b2 * gi * gi;
-        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-        p[i] -= step_size * (m[i] / denom);
-    }
+    for (int64_t i = 0; i < n; i++)
+        adamw_element(&p[i], g[i], &m[i], &v[i], &c);
+}
+
+void adamw_update_indexed(float *p, const int64_t *idx, const float *g, float *m, float *v, int64_t n,
+                          const adamw_hparams *h, int64_t step, double lr)
+{
+    const adamw_coeffs c = adamw_coeffs_at(h, step, lr);
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < n; k++)
+        adamw_element(&p[idx[k]], g[k], &m[k], &v[k], &c);
 }
 
 double grad_sum_squares(const float *g, int64_t n)

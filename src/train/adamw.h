@@ -16,6 +16,10 @@ void adamw_default(adamw_hparams *h);
 /* One step at 1-based step number `step`: p, m, v (n) updated in place from g (n). */
 void adamw_update(float *p, const float *g, float *m, float *v, int64_t n, const adamw_hparams *h, int64_t step,
                   double lr);
+/* The same update on the entries p[idx[k]] of a dense array, with packed g, m, v (n): bit-identical
+ * to adamw_update on those entries. Entries not listed are never read or written. */
+void adamw_update_indexed(float *p, const int64_t *idx, const float *g, float *m, float *v, int64_t n,
+                          const adamw_hparams *h, int64_t step, double lr);
 
 /* Σ g² over n, accumulated in double (deterministic order). */
 double grad_sum_squares(const float *g, int64_t n);

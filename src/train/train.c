@@ -27,6 +27,7 @@
 #define EMA_PREFIX "ema."
 #define METRICS_FILE "metrics.jsonl"
 #define MODEL_DIR "model"
+#define ADAPTER_FILE "adapter.safetensors"
 
 void train_options_default(train_options *o)
 {
@@ -37,7 +38,7 @@ void train_options_default(train_options *o)
     o->lr = 1e-4;
     o->lr_schedule = LR_COSINE;
     o->max_grad_norm = 1.0;
-    adamw_default(&o->adamw);
+    method_options_default(&o->method_opts);
     o->seed = 0;
     o->keep_last = 2;
     o->null_label = -1;
@@ -284,11 +285,16 @@ static sara_status metrics_open(trainer *tr)
     return SARA_OK;
 }
 
+#define METHOD_METRICS_MAX 1024
+
 static void metrics_write(trainer *tr, const train_progress *p)
 {
+    char extra[METHOD_METRICS_MAX] = "";
+    if (tr->method->step_metrics)
+        tr->method->step_metrics(tr->method, extra, sizeof extra);
     fprintf(tr->metrics,
-            "{\"step\":%" PRId64 ",\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"seconds\":%.6f,\"skipped\":%d}\n",
-            p->step, p->loss, p->lr, p->grad_norm, p->step_seconds, p->skipped);
+            "{\"step\":%" PRId64 ",\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"seconds\":%.6f,\"skipped\":%d%s%s}\n",
+            p->step, p->loss, p->lr, p->grad_norm, p->step_seconds, p->skipped, extra[0] ? "," : "", extra);
     fflush(tr->metrics);
 }
 
@@ -392,10 +398,10 @@ static sara_status trainer_init(trainer *tr, unet *m, const noise_schedule *sche
                          data->num_classes, c->num_class_embeds);
     if (o->batch <= 0 || o->steps <= 0)
         return sara_fail(SARA_ERR_INVALID, "batch (%d) and steps (%" PRId64 ") must be positive", o->batch, o->steps);
-    method_options mo;
-    method_options_default(&mo);
-    mo.adamw = o->adamw;
-    SARA_TRY(method_create(&tr->method, o->method, unet_params(m), &mo));
+    method_options mo = o->method_opts;
+    mo.total_steps = o->steps;
+    mo.seed = o->seed;
+    SARA_TRY(method_create(&tr->method, o->method, m, &mo));
     if (o->ema_decay > 0) {
         SARA_TRY(params_clone_layout(&tr->ema, unet_params(m)));
         memcpy(tr->ema.data, unet_params(m)->data, tr->ema.numel * sizeof(float));
@@ -439,6 +445,10 @@ static sara_status export_model(trainer *tr)
     if (raw) {
         memcpy(p->data, raw, p->numel * sizeof(float));
         free(raw);
+    }
+    if (s == SARA_OK && tr->method->export_adapter) {
+        snprintf(dir, sizeof dir, "%s/" ADAPTER_FILE, tr->o->out_dir);
+        s = tr->method->export_adapter(tr->method, dir, tr->o->config_json);
     }
     return s;
 }

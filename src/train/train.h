@@ -15,7 +15,7 @@
 #include "train/adamw.h"
 
 typedef struct {
-    const char *out_dir;        /* checkpoints/, model/, metrics.jsonl go here */
+    const char *out_dir;        /* checkpoints/, model/, adapter.safetensors, metrics.jsonl go here */
     const char *method;         /* "full" */
     int64_t steps;              /* total optimizer steps */
     int batch;
@@ -23,7 +23,7 @@ typedef struct {
     lr_schedule_kind lr_schedule;
     int64_t warmup;
     double max_grad_norm;       /* global-norm clipping; 0 disables */
-    adamw_hparams adamw;
+    method_options method_opts; /* AdamW and the method's own options (total_steps and seed are set by train_run) */
     uint64_t seed;
     int64_t save_every;         /* checkpoint period in steps; 0: only at the end */
     int keep_last;              /* checkpoints kept (older ones deleted); ≥ 1 */

@@ -9,12 +9,13 @@
 #include "core/status.h"
 #include "model/unet.h"
 #include "options.h"
+#include "peft/adapter.h"
 
 typedef struct {
     int unused;
 } inspect_args;
 
-static const opt_table inspect_table = {"inspect", "sara inspect — show what a safetensors file or model folder holds",
+static const opt_table inspect_table = {"inspect", "sara inspect — show what a safetensors file, model folder or SaRA adapter holds",
                                         "sara inspect FILE.safetensors | MODEL_FOLDER", NULL, 0, 1};
 
 int cmd_inspect(int argc, char **argv)
@@ -46,6 +47,9 @@ int cmd_inspect(int argc, char **argv)
             printf("%s%d%s", i ? ", " : "", c.block_out_channels[i], c.down_attn[i] ? "+attn" : "");
         printf("), %d layers per block, %d class embeddings\n\n", c.layers_per_block, c.num_class_embeds);
     }
-    sara_status s = safetensors_describe(path, stdout);
+    st_file *f = NULL; /* a SaRA adapter gets its own explanation */
+    int is_adapter = safetensors_open(path, &f) == SARA_OK && adapter_is_file(f);
+    safetensors_close(f);
+    sara_status s = is_adapter ? adapter_describe(path, stdout) : safetensors_describe(path, stdout);
     return s == SARA_OK ? 0 : cli_fail(s);
 }

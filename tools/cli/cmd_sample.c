@@ -8,12 +8,14 @@
 #include "diffusion/sampler.h"
 #include "model/unet.h"
 #include "options.h"
+#include "peft/adapter.h"
 #include "train/model_info.h"
 #include "train/sample.h"
 
 typedef struct {
     const char *config, *model, *out, *sampler;
-    int per_class, steps, batch, threads;
+    int per_class, steps, batch, threads, force;
+    opt_string_list adapter;
     int64_t seed;
     double eta, guidance;
 } sample_args;
@@ -31,6 +33,8 @@ static const opt_spec sample_specs[] = {
     R(seed, OPT_I64, "seed", "0", "seed of the starting noise"),
     R(batch, OPT_INT, "batch", "32", "images per model call"),
     R(threads, OPT_INT, "threads", "0", "threads (0: all cores)"),
+    R(adapter, OPT_STRING_LIST, "adapter", NULL, "SaRA adapter to apply first, optionally scaled: A or A:ALPHA"),
+    R(force, OPT_FLAG, "force", NULL, "apply adapters trained on a different base (hash mismatch)"),
 };
 #undef R
 
@@ -50,7 +54,9 @@ static sara_status run(const sample_args *a)
     so.guidance_scale = a->guidance;
     SARA_TRY(sampler_kind_parse(a->sampler, &so.kind));
     SARA_TRY(unet_load(&m, a->model));
-    sara_status s = model_info_load(&mi, a->model, unet_get_config(m));
+    sara_status s = adapter_apply_specs(unet_params(m), a->adapter.v, a->adapter.n, a->force);
+    if (s == SARA_OK)
+        s = model_info_load(&mi, a->model, unet_get_config(m));
     so.null_label = mi.null_label;
     if (s == SARA_OK && a->guidance != 1.0 && mi.null_label < 0)
         s = sara_fail(SARA_ERR_INVALID, "%s: guidance needs a model trained with a null class (sara.json null_label)",

@@ -2,6 +2,7 @@
  * configuration and the memory plan, trains with a progress line, then exports the model folder
  * (diffusers layout + sara.json) and a sample grid. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +20,22 @@
 #include "train/train.h"
 
 #define FASHION_MNIST "fashion-mnist"
+#define DENSE_DEFAULT_LR 1e-3 /* full and lora, when --lr is not given */
+
+/* SaRA's learning rate for a threshold θ: the official recipe's fit 1e-3·exp(−350·θ) (SPEC.md §2).
+ * With --budget the formula still uses --threshold (the budget's θ is known only after selection). */
+static double sara_default_lr(double theta) { return 1e-3 * exp(-350.0 * theta); }
 
 typedef struct {
     const char *config, *out, *init, *model_config, *data, *data_dir, *method, *lr_schedule;
-    const char *beta_schedule, *prediction_type;
-    int limit, batch, keep_last, threads, num_train_timesteps, samples_per_class, sample_steps, log_every;
+    const char *beta_schedule, *prediction_type, *lora_targets;
+    const char *selection, *targets;               /* sara / selective */
+    int64_t budget, progressive_iter;
+    double threshold, lambda_rank;
+    int lowrank_all, lowrank_conv;
+    int limit, batch, keep_last, threads, num_train_timesteps, samples_per_class, sample_steps, log_every, lora_rank;
     int64_t steps, warmup, seed, save_every;
+    double lora_alpha;
     double lr, max_grad_norm, weight_decay, beta1, beta2, adam_eps, ema_decay, label_dropout, guidance;
     int resume;
 } train_args;
@@ -38,10 +49,14 @@ static const opt_spec train_specs[] = {
     R(data, OPT_STRING, "data", FASHION_MNIST, "'fashion-mnist' or an image folder (class folders, metadata.jsonl, .txt)"),
     R(data_dir, OPT_STRING, "data-dir", NULL, "where the Fashion-MNIST idx files are (default: found automatically)"),
     R(limit, OPT_INT, "limit", "0", "use only the first N images (0: all)"),
-    R(method, OPT_STRING, "method", "full", "fine-tuning method"),
+    R(method, OPT_STRING, "method", "full", "fine-tuning method: full, lora, sara or selective (SaRA's mask, dense gradients)"),
+    R(lora_rank, OPT_INT, "lora-rank", "8", "LoRA rank r"),
+    R(lora_alpha, OPT_DOUBLE, "lora-alpha", "8", "LoRA alpha (the branch is scaled by alpha / r)"),
+    R(lora_targets, OPT_STRING, "lora-targets", NULL, "adapt only weights whose names contain this (default: every conv and linear)"),
     R(steps, OPT_I64, "steps", "1000", "optimizer steps"),
     R(batch, OPT_INT, "batch", "32", "batch size"),
-    R(lr, OPT_DOUBLE, "lr", "1e-3", "peak learning rate"),
+    R(lr, OPT_DOUBLE, "lr", "0", "peak learning rate; 0: the method's default (full, lora 1e-3; sara/selective "
+                                 "1e-3·exp(−350·threshold), 4.97e-4 at 2e-3)"),
     R(lr_schedule, OPT_STRING, "lr-schedule", "cosine", "constant, cosine or linear"),
     R(warmup, OPT_I64, "warmup", "0", "linear warm-up steps"),
     R(max_grad_norm, OPT_DOUBLE, "max-grad-norm", "1.0", "global gradient-norm clipping (0: off)"),
@@ -63,6 +78,15 @@ static const opt_spec train_specs[] = {
     R(sample_steps, OPT_INT, "sample-steps", "50", "DDIM steps for the sample grid"),
     R(guidance, OPT_DOUBLE, "guidance", "1.0", "classifier-free guidance scale for the sample grid"),
     R(log_every, OPT_INT, "log-every", "10", "progress line period when stderr is not a terminal"),
+    /* sara / selective (SPEC.md §2) */
+    R(threshold, OPT_DOUBLE, "threshold", "2e-3", "sara: train the entries with |p| < threshold"),
+    R(budget, OPT_I64, "budget", "0", "sara: train exactly the N smallest |p| instead (0: use --threshold)"),
+    R(selection, OPT_STRING, "selection", "smallest", "sara: smallest, or largest / random of the same count (ablations)"),
+    R(targets, OPT_STRING, "targets", "all", "sara: all tensors, weights (ndim >= 2), or tensors whose name contains S"),
+    R(progressive_iter, OPT_I64, "progressive-iter", "-1", "sara: re-selection step (-1: steps/2; >= steps: never)"),
+    R(lambda_rank, OPT_DOUBLE, "lambda-rank", "5e-4", "sara: nuclear-norm weight (0: no low-rank term)"),
+    R(lowrank_all, OPT_FLAG, "lowrank-all", NULL, "sara: low-rank term on every eligible tensor each step (default: one at random)"),
+    R(lowrank_conv, OPT_FLAG, "lowrank-conv", NULL, "sara: conv kernels (out, in·kh·kw) are eligible for the low-rank term too"),
 };
 #undef R
 
@@ -199,7 +223,18 @@ static sara_status run(const train_args *a, const char *config_json)
     o.lr = a->lr;
     o.warmup = a->warmup;
     o.max_grad_norm = a->max_grad_norm;
-    o.adamw = (adamw_hparams){a->beta1, a->beta2, a->adam_eps, a->weight_decay};
+    o.method_opts.adamw = (adamw_hparams){a->beta1, a->beta2, a->adam_eps, a->weight_decay};
+    o.method_opts.threshold = a->threshold;
+    o.method_opts.budget = a->budget;
+    o.method_opts.selection = a->selection;
+    o.method_opts.targets = a->targets;
+    o.method_opts.progressive_iter = a->progressive_iter;
+    o.method_opts.lambda_rank = a->lambda_rank;
+    o.method_opts.lowrank_all = a->lowrank_all;
+    o.method_opts.lowrank_conv = a->lowrank_conv;
+    o.method_opts.lora_rank = a->lora_rank;
+    o.method_opts.lora_alpha = a->lora_alpha;
+    o.method_opts.lora_targets = a->lora_targets;
     o.seed = (uint64_t)a->seed;
     o.save_every = a->save_every;
     o.keep_last = a->keep_last;
@@ -251,6 +286,8 @@ int cmd_train(int argc, char **argv)
     if (r)
         return r > 0 ? 0 : 2;
     sara_set_threads(a.threads);
+    if (a.lr == 0) /* the method's default, resolved before the configuration is printed and saved */
+        a.lr = strcmp(a.method, "sara") && strcmp(a.method, "selective") ? DENSE_DEFAULT_LR : sara_default_lr(a.threshold);
     char *json = opts_to_json(&train_table, &a);
     fprintf(stderr, "config: %s\n", json ? json : "?");
     sara_status s = run(&a, json);

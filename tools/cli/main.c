@@ -17,6 +17,7 @@ static const command commands[] = {
     {"sample", cmd_sample, "write a PNG grid of samples, one row per class"},
     {"inspect", cmd_inspect, "show the tensors, shapes, dtypes and metadata of a safetensors file or model folder"},
     {"forward", cmd_forward, "run the model on tensors from a file (and its backward when grad_output is given)"},
+    {"merge", cmd_merge, "fold SaRA or LoRA adapters into a base model folder"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

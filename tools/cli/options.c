@@ -42,6 +42,15 @@ static int set_value(const opt_spec *s, void *out, const char *value, const char
     case OPT_STRING:
         *(const char **)field(out, s) = value;
         return 0;
+    case OPT_STRING_LIST: {
+        opt_string_list *l = field(out, s);
+        if (l->n >= OPT_LIST_MAX) {
+            fprintf(stderr, "sara: %s: --%s: at most %d values\n", origin, s->name, OPT_LIST_MAX);
+            return -1;
+        }
+        l->v[l->n++] = value;
+        return 0;
+    }
     case OPT_FLAG:
         if (!strcmp(value, "1") || !strcmp(value, "true")) {
             *(int *)field(out, s) = 1;
@@ -116,6 +125,14 @@ static int apply_config_file(const opt_table *t, void *out, const char *path)
             value = buf;
         } else if (cJSON_IsNull(it))
             continue;
+        else if (cJSON_IsArray(it) && s->type == OPT_STRING_LIST) {
+            for (cJSON *x = it->child; x; x = x->next)
+                if (!cJSON_IsString(x) || set_value(s, out, x->valuestring, path) != 0) {
+                    fprintf(stderr, "sara: %s: key '%s' must be an array of strings\n", path, it->string);
+                    return -1;
+                }
+            continue;
+        }
         if (!value) {
             fprintf(stderr, "sara: %s: key '%s' must be a string, number or boolean\n", path, it->string);
             return -1;
@@ -129,6 +146,7 @@ static int apply_config_file(const opt_table *t, void *out, const char *path)
 int opts_parse(const opt_table *t, void *out, int argc, char **argv, const char **positional, int *n_positional)
 {
     *n_positional = 0;
+    char cleared[64] = {0}; /* lists already cleared of their --config values by the command line */
     for (int i = 0; i < t->n_specs; i++)
         if (t->specs[i].def && set_value(&t->specs[i], out, t->specs[i].def, "default") != 0)
             return -1;
@@ -180,6 +198,8 @@ int opts_parse(const opt_table *t, void *out, int argc, char **argv, const char 
         }
         if (!strcmp(s->name, "config"))
             continue; /* applied above */
+        if (s->type == OPT_STRING_LIST && (size_t)(s - t->specs) < sizeof cleared && !cleared[s - t->specs]++)
+            ((opt_string_list *)field(out, s))->n = 0;
         if (set_value(s, out, value, "command line") != 0)
             return -1;
     }
@@ -191,7 +211,11 @@ void opts_print_help(const opt_table *t)
     printf("%s\n\nusage: %s\n\noptions:\n", t->summary, t->usage);
     for (int i = 0; i < t->n_specs; i++) {
         const opt_spec *s = &t->specs[i];
-        const char *arg = s->type == OPT_FLAG ? "" : s->type == OPT_STRING ? " S" : s->type == OPT_DOUBLE ? " X" : " N";
+        const char *arg = s->type == OPT_FLAG            ? ""
+                          : s->type == OPT_STRING        ? " S"
+                          : s->type == OPT_STRING_LIST   ? " S (repeatable)"
+                          : s->type == OPT_DOUBLE        ? " X"
+                                                         : " N";
         char left[64];
         snprintf(left, sizeof left, "%s%s%s", strlen(s->name) == 1 ? "-" : "--", s->name, arg);
         printf("  %-26s %s", left, s->help);
@@ -218,6 +242,11 @@ char *opts_to_json(const opt_table *t, const void *in)
         case OPT_I64: cJSON_AddNumberToObject(o, key, (double)*(const int64_t *)f); break;
         case OPT_DOUBLE: cJSON_AddNumberToObject(o, key, *(const double *)f); break;
         case OPT_FLAG: cJSON_AddBoolToObject(o, key, *(const int *)f); break;
+        case OPT_STRING_LIST: {
+            const opt_string_list *l = f;
+            cJSON_AddItemToObject(o, key, cJSON_CreateStringArray(l->v, l->n));
+            break;
+        }
         case OPT_STRING:
             if (*(const char *const *)f)
                 cJSON_AddStringToObject(o, key, *(const char *const *)f);

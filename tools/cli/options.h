@@ -7,7 +7,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { OPT_INT, OPT_I64, OPT_DOUBLE, OPT_STRING, OPT_FLAG } opt_type;
+typedef enum { OPT_INT, OPT_I64, OPT_DOUBLE, OPT_STRING, OPT_FLAG, OPT_STRING_LIST } opt_type;
+
+/* OPT_STRING_LIST: a repeatable string option (--adapter A --adapter B), at most OPT_LIST_MAX
+ * values; in a --config file a JSON array of strings (or one string). Values given on the command
+ * line replace those of the config file. */
+#define OPT_LIST_MAX 8
+typedef struct {
+    const char *v[OPT_LIST_MAX];
+    int n;
+} opt_string_list;
 
 typedef struct {
     const char *name;   /* --name on the command line; name with '-' → '_' in a --config file */
