@@ -72,8 +72,19 @@ static const wino_kind WINO_F4 = {
  * the threads share each phase of one chunk at a time. */
 #define WINO_SLOTS 4
 
+/* The nonzero coefficients of one row or column of a transform matrix: the transforms are
+ * sparse, and every step of them is a linear combination of a few whole arrays. */
+typedef struct {
+    int n;
+    int idx[WINO_MAX_A];
+    real c[WINO_MAX_A];
+} wino_terms;
+
 typedef struct {
     const wino_kind *k;
+    wino_terms bt_row[WINO_MAX_A], bt_col[WINO_MAX_A]; /* of Bᵀ */
+    wino_terms at_row[WINO_MAX_M], at_col[WINO_MAX_A]; /* of Aᵀ */
+    wino_terms g_row[WINO_MAX_A], g_col[WINO_R];       /* of G */
     int n;             /* transformed-domain positions ξ: a², one gemm each */
     int th, tw, tiles; /* tile rows, tile columns, tiles per image */
     int tc;            /* tiles a chunk buffer holds */
@@ -96,6 +107,33 @@ static const wino_kind *wino_kind_for(const ops_conv_shape *s)
     return wino_entries(s, &WINO_F4) < wino_entries(s, &WINO_F2) ? &WINO_F4 : &WINO_F2;
 }
 
+/* The nonzero entries of cnt coefficients c[0], c[stride], ... */
+static wino_terms wino_terms_of(const real *c, int cnt, int stride)
+{
+    wino_terms t = {0};
+    for (int j = 0; j < cnt; j++)
+        if (c[(size_t)j * stride] != 0) {
+            t.idx[t.n] = j;
+            t.c[t.n++] = c[(size_t)j * stride];
+        }
+    return t;
+}
+
+static void wino_plan_terms(wino_plan *p)
+{
+    const wino_kind *k = p->k;
+    for (int i = 0; i < k->a; i++) {
+        p->bt_row[i] = wino_terms_of(k->bt[i], k->a, 1);
+        p->bt_col[i] = wino_terms_of(&k->bt[0][i], k->a, WINO_MAX_A);
+        p->at_col[i] = wino_terms_of(&k->at[0][i], k->m, WINO_MAX_A);
+        p->g_row[i] = wino_terms_of(k->g[i], WINO_R, 1);
+    }
+    for (int b = 0; b < k->m; b++)
+        p->at_row[b] = wino_terms_of(k->at[b], k->a, 1);
+    for (int q = 0; q < WINO_R; q++)
+        p->g_col[q] = wino_terms_of(&k->g[0][q], k->a, WINO_R);
+}
+
 /* The chunking: buffer size from the shape alone (it sizes the scratch), chunks spread evenly
  * over the workers. The weight gradient sums per worker, so it depends on the thread count;
  * nothing depends on it otherwise. */
@@ -116,6 +154,7 @@ static wino_plan wino_plan_of(const ops_conv_shape *s)
     int rounds = (s->B + p.workers * nb_max - 1) / (p.workers * nb_max);
     p.chunks = p.workers * rounds;
     p.nb = (s->B + p.chunks - 1) / p.chunks;
+    wino_plan_terms(&p);
     return p;
 }
 
@@ -136,19 +175,16 @@ size_t conv_winograd_scratch_numel(const ops_conv_shape *s)
 
 static int wino_min(int a, int b) { return a < b ? a : b; }
 
-/* out[t] = Σ_j c[j]·in[j·stride + t] for t < n, j < cnt ≤ WINO_MAX_A: the workhorse of every
- * transform. Zero coefficients are skipped (the transforms are sparse); the rest are summed
- * left to right in ascending j, in one pass per count so that each input is read once. */
-OPS_VECTOR_CLONES static void wino_lincomb(real *out, const real *c, int cnt, const real *in, size_t stride, int n)
+/* out[t] = Σ_k c_k · in[idx_k·stride + t] over the terms, for t < n: the workhorse of every
+ * transform. The terms are summed left to right, in one pass per term count so that each
+ * input is read once. */
+OPS_VECTOR_CLONES static void wino_lincomb(real *out, const wino_terms *tm, const real *in, size_t stride, int n)
 {
-    real k[WINO_MAX_A];
-    const real *x[WINO_MAX_A];
-    int nz = 0;
-    for (int j = 0; j < cnt; j++)
-        if (c[j] != 0) {
-            k[nz] = c[j];
-            x[nz++] = in + (size_t)j * stride;
-        }
+    const real *x[WINO_MAX_A] = {0};
+    const real *k = tm->c;
+    int nz = tm->n;
+    for (int j = 0; j < nz; j++)
+        x[j] = in + (size_t)tm->idx[j] * stride;
     const real *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5];
     switch (nz) {
     case 0:
@@ -191,52 +227,43 @@ OPS_VECTOR_CLONES static void wino_lincomb(real *out, const real *c, int cnt, co
 #define WINO_FBLOCK 64
 
 /* U (a², O, C) = G g Gᵀ for every filter g of w (O, C, 3, 3). */
-static void wino_filter_transform(real *U, const real *w, size_t oc, const wino_kind *k)
+static void wino_filter_transform(real *U, const real *w, size_t oc, const wino_plan *pl)
 {
-    int a = k->a;
+    int a = pl->k->a;
     size_t nblk = (oc + WINO_FBLOCK - 1) / WINO_FBLOCK;
 #pragma omp parallel for schedule(static)
     for (size_t blk = 0; blk < nblk; blk++) {
         size_t f0 = blk * WINO_FBLOCK;
         int n = (int)(oc - f0 < WINO_FBLOCK ? oc - f0 : WINO_FBLOCK);
-        real g[WINO_R * WINO_R][WINO_FBLOCK], t[WINO_MAX_A][WINO_R][WINO_FBLOCK], col[WINO_MAX_A];
+        real g[WINO_R * WINO_R][WINO_FBLOCK], t[WINO_MAX_A][WINO_R][WINO_FBLOCK];
         for (int f = 0; f < n; f++) /* (filters, 9) → (9, filters) */
             for (int pq = 0; pq < WINO_R * WINO_R; pq++)
                 g[pq][f] = w[(f0 + f) * WINO_R * WINO_R + pq];
         for (int i = 0; i < a; i++) /* G down the columns: t[i][q] = Σ_p G[i][p] g[p][q] */
             for (int q = 0; q < WINO_R; q++)
-                wino_lincomb(t[i][q], k->g[i], WINO_R, g[q], WINO_R * WINO_FBLOCK, n);
+                wino_lincomb(t[i][q], &pl->g_row[i], g[q], WINO_R * WINO_FBLOCK, n);
         for (int i = 0; i < a; i++) /* G along the rows: U[i][j] = Σ_q G[j][q] t[i][q] */
-            for (int j = 0; j < a; j++) {
-                for (int q = 0; q < WINO_R; q++)
-                    col[q] = k->g[j][q];
-                wino_lincomb(U + (size_t)(i * a + j) * oc + f0, col, WINO_R, t[i][0], WINO_FBLOCK, n);
-            }
+            for (int j = 0; j < a; j++)
+                wino_lincomb(U + (size_t)(i * a + j) * oc + f0, &pl->g_row[j], t[i][0], WINO_FBLOCK, n);
     }
 }
 
 /* dw (O, C, 3, 3) += Gᵀ dU G for every filter, from dU (a², O, C). */
-static void wino_filter_grad(real *dw, const real *dU, size_t oc, const wino_kind *k)
+static void wino_filter_grad(real *dw, const real *dU, size_t oc, const wino_plan *pl)
 {
-    int a = k->a;
+    int a = pl->k->a;
     size_t nblk = (oc + WINO_FBLOCK - 1) / WINO_FBLOCK;
 #pragma omp parallel for schedule(static)
     for (size_t blk = 0; blk < nblk; blk++) {
         size_t f0 = blk * WINO_FBLOCK;
         int n = (int)(oc - f0 < WINO_FBLOCK ? oc - f0 : WINO_FBLOCK);
-        real s[WINO_MAX_A][WINO_R][WINO_FBLOCK], g[WINO_R * WINO_R][WINO_FBLOCK], col[WINO_MAX_A];
+        real s[WINO_MAX_A][WINO_R][WINO_FBLOCK], g[WINO_R * WINO_R][WINO_FBLOCK];
         for (int i = 0; i < a; i++) /* along the rows: s[i][q] = Σ_j G[j][q] dU[i][j] */
-            for (int q = 0; q < WINO_R; q++) {
-                for (int j = 0; j < a; j++)
-                    col[j] = k->g[j][q];
-                wino_lincomb(s[i][q], col, a, dU + (size_t)i * a * oc + f0, oc, n);
-            }
+            for (int q = 0; q < WINO_R; q++)
+                wino_lincomb(s[i][q], &pl->g_col[q], dU + (size_t)i * a * oc + f0, oc, n);
         for (int p = 0; p < WINO_R; p++) /* down the columns: g[p][q] = Σ_i G[i][p] s[i][q] */
-            for (int q = 0; q < WINO_R; q++) {
-                for (int i = 0; i < a; i++)
-                    col[i] = k->g[i][p];
-                wino_lincomb(g[p * WINO_R + q], col, a, s[0][q], WINO_R * WINO_FBLOCK, n);
-            }
+            for (int q = 0; q < WINO_R; q++)
+                wino_lincomb(g[p * WINO_R + q], &pl->g_col[p], s[0][q], WINO_R * WINO_FBLOCK, n);
         for (int f = 0; f < n; f++)
             for (int pq = 0; pq < WINO_R * WINO_R; pq++)
                 dw[(f0 + f) * WINO_R * WINO_R + pq] += g[pq][f];
@@ -301,27 +328,29 @@ static void wino_deinterleave(real *dst, const real *src, int m, int n)
 /* V[ξ][t] = Bᵀ d B for the tiles of block B of channel ch. */
 static void wino_input_block(const wino_job *J, int ch, wino_block B)
 {
-    const wino_kind *k = J->p->k;
+    const wino_plan *p = J->p;
     const ops_conv_shape *s = J->s;
-    int m = k->m, a = k->a, n = B.nr * B.ntx, span = m * B.ntx + WINO_R - 1;
-    size_t cs = (size_t)J->chan * J->p->tc;
-    real rows[WINO_MAX_A][WINO_SPAN], col[WINO_SPAN];
-    real d[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK]; /* d[i][j][t] = (Bᵀ d)[i][j] of tile t */
+    int m = p->k->m, a = p->k->a, n = B.nr * B.ntx, span = m * B.ntx + WINO_R - 1;
+    size_t cs = (size_t)J->chan * p->tc;
+    real rows[WINO_MAX_A][WINO_SPAN];
+    real d[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK];  /* d[i][j][t] = d[i][j] of tile t */
+    real bd[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK]; /* bd[i][j] = (Bᵀ d)[i][j] */
     for (int rr = 0; rr < B.nr; rr++) {
-        int R = B.R0 + rr, ty = R % J->p->th;
-        const real *xp = J->src + ((size_t)(R / J->p->th) * J->chan + ch) * J->plane_numel;
-        for (int i = 0; i < a; i++)
+        int R = B.R0 + rr, ty = R % p->th;
+        const real *xp = J->src + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
+        for (int i = 0; i < a; i++) {
             wino_load_row(rows[i], xp, s->H, s->W, m * ty + i - s->pad_t, m * B.tx0 - s->pad_l, span);
-        for (int i = 0; i < a; i++) { /* Bᵀ down the columns, then split by column phase */
-            wino_lincomb(col, k->bt[i], a, rows[0], WINO_SPAN, span);
-            for (int j = 0; j < a; j++)
-                wino_deinterleave(d[i][j] + rr * B.ntx, col + j, m, B.ntx);
+            for (int j = 0; j < a; j++) /* split the row by column phase: tile t's column j */
+                wino_deinterleave(d[i][j] + rr * B.ntx, rows[i] + j, m, B.ntx);
         }
     }
-    real *v = J->td + (size_t)ch * J->p->tc + (size_t)B.R0 * J->p->tw + B.tx0;
+    for (int i = 0; i < a; i++) /* Bᵀ down the columns */
+        for (int j = 0; j < a; j++)
+            wino_lincomb(bd[i][j], &p->bt_row[i], d[0][j], WINO_MAX_A * WINO_BLOCK, n);
+    real *v = J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0;
     for (int i = 0; i < a; i++) /* B along the rows */
         for (int l = 0; l < a; l++)
-            wino_lincomb(v + (size_t)(i * a + l) * cs, k->bt[l], a, d[i][0], WINO_BLOCK, n);
+            wino_lincomb(v + (size_t)(i * a + l) * cs, &p->bt_row[l], bd[i][0], WINO_BLOCK, n);
 }
 
 /* dx += B dV Bᵀ for the tiles of block B of channel ch. Neighbouring windows overlap by
@@ -329,30 +358,24 @@ static void wino_input_block(const wino_job *J, int ch, wino_block B)
  * rows of consecutive tile rows are added into dx one after the other. */
 static void wino_adjoint_block(const wino_job *J, int ch, wino_block B)
 {
-    const wino_kind *k = J->p->k;
+    const wino_plan *p = J->p;
     const ops_conv_shape *s = J->s;
-    int m = k->m, a = k->a, n = B.nr * B.ntx, span = m * B.ntx + WINO_R - 1;
-    size_t cs = (size_t)J->chan * J->p->tc;
-    const real *v = J->td + (size_t)ch * J->p->tc + (size_t)B.R0 * J->p->tw + B.tx0;
+    int m = p->k->m, a = p->k->a, n = B.nr * B.ntx, span = m * B.ntx + WINO_R - 1;
+    size_t cs = (size_t)J->chan * p->tc;
+    const real *v = J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0;
     real pj[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK]; /* pj[i][j] = (dV B)[i][j] */
     real q[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK];  /* q[i][j] = (B dV Bᵀ)[i][j] */
-    real col[WINO_MAX_A], line[WINO_SPAN];
+    real line[WINO_SPAN];
     for (int i = 0; i < a; i++)
-        for (int j = 0; j < a; j++) {
-            for (int l = 0; l < a; l++)
-                col[l] = k->bt[l][j];
-            wino_lincomb(pj[i][j], col, a, v + (size_t)i * a * cs, cs, n);
-        }
-    for (int i = 0; i < a; i++) {
-        for (int l = 0; l < a; l++)
-            col[l] = k->bt[l][i];
         for (int j = 0; j < a; j++)
-            wino_lincomb(q[i][j], col, a, pj[0][j], WINO_MAX_A * WINO_BLOCK, n);
-    }
+            wino_lincomb(pj[i][j], &p->bt_col[j], v + (size_t)i * a * cs, cs, n);
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++)
+            wino_lincomb(q[i][j], &p->bt_col[i], pj[0][j], WINO_MAX_A * WINO_BLOCK, n);
     int c0 = m * B.tx0 - s->pad_l, lo = wino_min(c0 < 0 ? -c0 : 0, span), hi = wino_min(s->W - c0, span);
     for (int rr = 0; rr < B.nr; rr++) {
-        int R = B.R0 + rr, ty = R % J->p->th;
-        real *xp = J->dst + ((size_t)(R / J->p->th) * J->chan + ch) * J->plane_numel;
+        int R = B.R0 + rr, ty = R % p->th;
+        real *xp = J->dst + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
         for (int i = 0; i < a; i++) {
             int r = m * ty + i - s->pad_t;
             if (r < 0 || r >= s->H || hi <= lo)
@@ -378,27 +401,24 @@ static void wino_adjoint_block(const wino_job *J, int ch, wino_block B)
  * are dropped. */
 static void wino_output_block(const wino_job *J, int ch, wino_block B)
 {
-    const wino_kind *k = J->p->k;
+    const wino_plan *p = J->p;
     const ops_conv_shape *s = J->s;
-    int m = k->m, a = k->a, n = B.nr * B.ntx, Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
-    size_t os = (size_t)J->chan * J->p->tc;
-    const real *mh = J->td + (size_t)ch * J->p->tc + (size_t)B.R0 * J->p->tw + B.tx0;
+    int m = p->k->m, a = p->k->a, n = B.nr * B.ntx, Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
+    size_t os = (size_t)J->chan * p->tc;
+    const real *mh = J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0;
     real rt[WINO_MAX_A][WINO_MAX_M][WINO_BLOCK]; /* rt[i][b] = (Mh A)[i][b] */
     real yt[WINO_MAX_M][WINO_MAX_M][WINO_BLOCK]; /* yt[b2][b] = (Aᵀ Mh A)[b2][b] */
-    real col[WINO_MAX_A], line[WINO_MAX_M * WINO_BLOCK], bias = J->bias ? J->bias[ch] : 0;
+    real line[WINO_MAX_M * WINO_BLOCK], bias = J->bias ? J->bias[ch] : 0;
     for (int i = 0; i < a; i++)
         for (int b = 0; b < m; b++)
-            wino_lincomb(rt[i][b], k->at[b], a, mh + (size_t)i * a * os, os, n);
+            wino_lincomb(rt[i][b], &p->at_row[b], mh + (size_t)i * a * os, os, n);
     for (int b2 = 0; b2 < m; b2++)
-        for (int b = 0; b < m; b++) {
-            for (int i = 0; i < a; i++)
-                col[i] = k->at[b2][i];
-            wino_lincomb(yt[b2][b], col, a, rt[0][b], WINO_MAX_M * WINO_BLOCK, n);
-        }
+        for (int b = 0; b < m; b++)
+            wino_lincomb(yt[b2][b], &p->at_row[b2], rt[0][b], WINO_MAX_M * WINO_BLOCK, n);
     int cnt = wino_min(m * B.ntx, Wo - m * B.tx0);
     for (int rr = 0; rr < B.nr; rr++) {
-        int R = B.R0 + rr, ty = R % J->p->th;
-        real *yp = J->dst + ((size_t)(R / J->p->th) * J->chan + ch) * J->plane_numel;
+        int R = B.R0 + rr, ty = R % p->th;
+        real *yp = J->dst + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
         for (int b2 = 0; b2 < m && m * ty + b2 < Ho; b2++) {
             for (int b = 0; b < m; b++) {
                 const real *src = yt[b2][b] + rr * B.ntx;
@@ -418,35 +438,29 @@ static void wino_output_block(const wino_job *J, int ch, wino_block B)
 /* Mh[ξ][t] = A dY Aᵀ for the tiles of block B of output channel ch, dY zero past Ho, Wo. */
 static void wino_grad_block(const wino_job *J, int ch, wino_block B)
 {
-    const wino_kind *k = J->p->k;
+    const wino_plan *p = J->p;
     const ops_conv_shape *s = J->s;
-    int m = k->m, a = k->a, n = B.nr * B.ntx, Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
-    size_t os = (size_t)J->chan * J->p->tc;
+    int m = p->k->m, a = p->k->a, n = B.nr * B.ntx, Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
+    size_t os = (size_t)J->chan * p->tc;
     real e[WINO_MAX_M][WINO_MAX_M][WINO_BLOCK];  /* e[b][b'] = dY[b][b'] */
     real ce[WINO_MAX_A][WINO_MAX_M][WINO_BLOCK]; /* ce[i][b'] = (A dY)[i][b'] */
-    real col[WINO_MAX_A], line[WINO_MAX_M * WINO_BLOCK];
+    real line[WINO_MAX_M * WINO_BLOCK];
     for (int rr = 0; rr < B.nr; rr++) {
-        int R = B.R0 + rr, ty = R % J->p->th;
-        const real *gp = J->src + ((size_t)(R / J->p->th) * J->chan + ch) * J->plane_numel;
+        int R = B.R0 + rr, ty = R % p->th;
+        const real *gp = J->src + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
         for (int b = 0; b < m; b++) {
             wino_load_row(line, gp, Ho, Wo, m * ty + b, m * B.tx0, m * B.ntx);
             for (int b1 = 0; b1 < m; b1++)
                 wino_deinterleave(e[b][b1] + rr * B.ntx, line + b1, m, B.ntx);
         }
     }
-    for (int i = 0; i < a; i++) { /* A down the columns: (A dY)[i] = Σ_b Aᵀ[b][i] dY[b] */
-        for (int b = 0; b < m; b++)
-            col[b] = k->at[b][i];
+    for (int i = 0; i < a; i++) /* A down the columns: (A dY)[i] = Σ_b Aᵀ[b][i] dY[b] */
         for (int b1 = 0; b1 < m; b1++)
-            wino_lincomb(ce[i][b1], col, m, e[0][b1], WINO_MAX_M * WINO_BLOCK, n);
-    }
-    real *mh = J->td + (size_t)ch * J->p->tc + (size_t)B.R0 * J->p->tw + B.tx0;
+            wino_lincomb(ce[i][b1], &p->at_col[i], e[0][b1], WINO_MAX_M * WINO_BLOCK, n);
+    real *mh = J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0;
     for (int i = 0; i < a; i++) /* Aᵀ along the rows */
-        for (int l = 0; l < a; l++) {
-            for (int b = 0; b < m; b++)
-                col[b] = k->at[b][l];
-            wino_lincomb(mh + (size_t)(i * a + l) * os, col, m, ce[i][0], WINO_BLOCK, n);
-        }
+        for (int l = 0; l < a; l++)
+            wino_lincomb(mh + (size_t)(i * a + l) * os, &p->at_col[l], ce[i][0], WINO_BLOCK, n);
 }
 
 static void wino_do_block(const wino_job *J, int ch, wino_block B)
@@ -614,7 +628,7 @@ void OPS_NAME(conv_winograd_forward)(real *y, const real *x, const real *w, cons
                                      real *scratch)
 {
     wino_plan p = wino_plan_of(s);
-    wino_filter_transform(scratch, w, (size_t)s->O * s->C, p.k);
+    wino_filter_transform(scratch, w, (size_t)s->O * s->C, &p);
     wino_pass P = {s, &p, x, w, b, NULL, scratch, y, NULL, 0};
     wino_chunks(&P, scratch, 0);
 }
@@ -638,11 +652,11 @@ void OPS_NAME(conv_winograd_backward)(real *dx, real *dw, const real *dy, const 
     wino_plan p = wino_plan_of(s);
     size_t oc = (size_t)s->O * s->C;
     if (dx)
-        wino_filter_transform(scratch, w, oc, p.k);
+        wino_filter_transform(scratch, w, oc, &p);
     wino_pass P = {s, &p, x, w, NULL, dy, scratch, NULL, dx, dw != NULL};
     wino_chunks(&P, scratch, 1);
     if (!dw)
         return;
     wino_sum_slots(scratch, &p, s);
-    wino_filter_grad(dw, wino_slot_of(scratch, &p, s, 0).dU, oc, p.k);
+    wino_filter_grad(dw, wino_slot_of(scratch, &p, s, 0).dU, oc, &p);
 }
