@@ -12,9 +12,12 @@
  *   Mh (a², O, tc)  U·V (forward) or A dY Aᵀ (backward: the output gradient transformed)
  * forward   Mh[ξ] = U[ξ] · V[ξ], then y = Aᵀ Mh A
  * dx        dV[ξ] = U[ξ]ᵀ · Mh[ξ] (into V's buffer), then dx += B dV Bᵀ scattered back
- * dW        dU[ξ] += Mh[ξ] · V[ξ]ᵀ over chunks, then dW += Gᵀ dU G
- * The tile size and the chunks depend only on the shape, every gemm runs on one thread and
- * every plane's transform on one thread, in a fixed order: results are deterministic. */
+ * dW        dU[ξ] += Mh[ξ] · V[ξ]ᵀ over a worker's chunks, workers summed, dW += Gᵀ dU G
+ * Threads: with few of them (≤ WINO_SLOTS) each owns whole chunks in its own buffers, so a
+ * call is one parallel region without barriers (small chunks keep V and Mh in cache, which
+ * leaves too little work per phase to share); with more, they share each phase of a chunk.
+ * Every gemm runs on one BLAS thread and every plane's transform on one thread, in a fixed
+ * order: same shape and thread count, same bits. */
 #include <omp.h>
 #include <string.h>
 
@@ -27,7 +30,6 @@
 #define WINO_R 3     /* filter side */
 #define WINO_MAX_M 4 /* output tile side, at most */
 #define WINO_MAX_A 6 /* input tile side a = m + r − 1, at most */
-#define WINO_MAX_N (WINO_MAX_A * WINO_MAX_A)
 
 typedef struct {
     int m, a;                           /* output tile side, input tile side */
