@@ -133,7 +133,8 @@ static inline real ops_sum(const real *a, int64_t n)
 }
 
 /* C_i (M, N) = alpha · op(A_i) op(B_i) + beta · C_i for i < count, where X_i = X + i·stride_x;
- * the products run in parallel, each on one thread. Serial callers only, like ops_gemm. */
+ * the products run in parallel, each on one thread (in turn on the calling thread when called
+ * from a parallel region, like ops_gemm). */
 void OPS_NAME(ops_gemm_batch)(int count, int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A,
                               int lda, size_t stride_a, const real *B, int ldb, size_t stride_b, real beta, real *C,
                               int ldc, size_t stride_c);
