@@ -5,6 +5,7 @@
  * then col2im +=). A sparse weight gradient is a sampled dense-dense product over only the
  * selected entries. */
 #include <omp.h>
+#include <string.h>
 
 #include "ops/real.h"
 #include "ops/ops_internal.h"
@@ -26,28 +27,43 @@ static int conv_is_pointwise(const ops_conv_shape *s)
     return s->KH == 1 && s->KW == 1 && s->stride == 1 && !s->pad_t && !s->pad_l && !s->pad_b && !s->pad_r;
 }
 
-/* col (C·KH·KW, Ho·Wo) from one item's x (C, H, W); zero where the window is in the padding. */
+/* [lo, hi): the output columns wo whose input column wo·stride − pad_l + kw lies in [0, W). */
+static void conv_valid_cols(const ops_conv_shape *s, int kw, int Wo, int *lo, int *hi)
+{
+    int first = s->pad_l - kw, last = s->W - 1 + s->pad_l - kw; /* wo·stride must lie in [first, last] */
+    *lo = first <= 0 ? 0 : (first + s->stride - 1) / s->stride;
+    *hi = last < 0 ? 0 : last / s->stride + 1;
+    *hi = *hi < Wo ? *hi : Wo;
+    *lo = *lo < *hi ? *lo : *hi;
+}
+
+/* col (C·KH·KW, Ho·Wo) from one item's x (C, H, W); zero where the window is in the padding.
+ * Each row is zeros, a copy (contiguous at stride 1), zeros: no per-element bounds checks. */
 static void conv_im2col(real *col, const real *x, const ops_conv_shape *s)
 {
     int Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s), rows = s->C * s->KH * s->KW;
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
-        int c = r / (s->KH * s->KW), kh = (r / s->KW) % s->KH, kw = r % s->KW;
+        int c = r / (s->KH * s->KW), kh = (r / s->KW) % s->KH, kw = r % s->KW, lo, hi;
+        conv_valid_cols(s, kw, Wo, &lo, &hi);
         const real *xc = x + (size_t)c * s->H * s->W;
         real *dst = col + (size_t)r * Ho * Wo;
         for (int ho = 0; ho < Ho; ho++) {
             int ih = ho * s->stride - s->pad_t + kh;
             real *drow = dst + (size_t)ho * Wo;
             if (ih < 0 || ih >= s->H) {
-                for (int wo = 0; wo < Wo; wo++)
-                    drow[wo] = 0;
+                memset(drow, 0, (size_t)Wo * sizeof(real));
                 continue;
             }
             const real *xrow = xc + (size_t)ih * s->W;
-            for (int wo = 0; wo < Wo; wo++) {
-                int iw = wo * s->stride - s->pad_l + kw;
-                drow[wo] = (iw >= 0 && iw < s->W) ? xrow[iw] : 0;
-            }
+            int off = kw - s->pad_l; /* input column of wo: wo·stride + off, ≥ 0 from lo on */
+            memset(drow, 0, (size_t)lo * sizeof(real));
+            if (s->stride == 1)
+                memcpy(drow + lo, xrow + lo + off, (size_t)(hi - lo) * sizeof(real));
+            else
+                for (int wo = lo; wo < hi; wo++)
+                    drow[wo] = xrow[wo * s->stride + off];
+            memset(drow + hi, 0, (size_t)(Wo - hi) * sizeof(real));
         }
     }
 }
@@ -62,17 +78,16 @@ static void conv_col2im_add(real *dx, const real *col, const ops_conv_shape *s)
         for (int kh = 0; kh < s->KH; kh++)
             for (int kw = 0; kw < s->KW; kw++) {
                 const real *src = col + ((size_t)(c * s->KH + kh) * s->KW + kw) * Ho * Wo;
+                int lo, hi;
+                conv_valid_cols(s, kw, Wo, &lo, &hi);
                 for (int ho = 0; ho < Ho; ho++) {
                     int ih = ho * s->stride - s->pad_t + kh;
                     if (ih < 0 || ih >= s->H)
                         continue;
                     real *dxrow = dxc + (size_t)ih * s->W;
                     const real *srow = src + (size_t)ho * Wo;
-                    for (int wo = 0; wo < Wo; wo++) {
-                        int iw = wo * s->stride - s->pad_l + kw;
-                        if (iw >= 0 && iw < s->W)
-                            dxrow[iw] += srow[wo];
-                    }
+                    for (int wo = lo; wo < hi; wo++)
+                        dxrow[wo * s->stride + kw - s->pad_l] += srow[wo];
                 }
             }
     }
