@@ -153,14 +153,26 @@ void OPS_NAME(conv2d_forward)(real *y, const real *x, const real *w, const real 
     }
 }
 
-/* values[k] += Σ_p dy[o_k, p] · col[r_k, p] for one batch item, e_k = o_k·K + r_k. */
-static void conv_weight_sparse(const ops_sink_t *dw, const real *dyb, const real *col, int K, int P)
+/* Selected entries per parallel work item of a sparse weight gradient. */
+#define CONV_SPARSE_BLOCK 256
+
+/* values[k] += Σ_p dy[o_k, p] · col[r_k, p] for k in [k0, k1), e_k = o_k·K + r_k. */
+OPS_VECTOR_CLONES static void conv_weight_sparse_span(const ops_sink_t *dw, int64_t k0, int64_t k1, const real *dyb,
+                                                      const real *col, int K, int P)
 {
-#pragma omp parallel for schedule(static)
-    for (int64_t k = 0; k < dw->nnz; k++) {
+    for (int64_t k = k0; k < k1; k++) {
         int64_t e = dw->index[k];
         dw->values[k] += ops_dot(dyb + (size_t)(e / K) * P, col + (size_t)(e % K) * P, P);
     }
+}
+
+/* The selected entries of dw (O, K) += dy (O, P) · colᵀ (P, K) for one batch item. */
+static void conv_weight_sparse(const ops_sink_t *dw, const real *dyb, const real *col, int K, int P)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t k0 = 0; k0 < dw->nnz; k0 += CONV_SPARSE_BLOCK)
+        conv_weight_sparse_span(dw, k0, dw->nnz - k0 < CONV_SPARSE_BLOCK ? dw->nnz : k0 + CONV_SPARSE_BLOCK, dyb, col,
+                                K, P);
 }
 
 typedef struct {
