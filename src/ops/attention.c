@@ -1,7 +1,7 @@
 /* attention.c — multi-head scaled dot-product self-attention without mask, on token-major
  * q, k, v (B, T, heads·D). Products run per (batch, head) through BLAS with leading dimension
- * heads·D (no head split copies); the softmax and its backward run row-parallel over all
- * (batch, head, query) rows between the BLAS calls, never around them. */
+ * heads·D (no head split copies), for each head the batch items in parallel; the softmax and
+ * its backward run row-parallel over all (batch, head, query) rows between the products. */
 #include "ops/real.h"
 #include "ops/ops_internal.h"
 
@@ -34,18 +34,14 @@ void OPS_NAME(attention_forward)(real *out, real *probs, const real *q, const re
 {
     int ld = heads * D;
     real scale = 1 / r_sqrt((real)D);
-    size_t tt = (size_t)T * T;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < heads; h++) { /* S (T, T) = q_h (T, D) · k_hᵀ (D, T) / sqrt(D) */
-            size_t off = (size_t)b * T * ld + (size_t)h * D;
-            OPS_NAME(ops_gemm)(0, 1, T, T, D, scale, q + off, ld, k + off, ld, 0, probs + ((size_t)b * heads + h) * tt, T);
-        }
+    size_t tt = (size_t)T * T, xs = (size_t)T * ld, ps = (size_t)heads * tt; /* per-item strides */
+    for (int h = 0; h < heads; h++) /* S (T, T) = q_h (T, D) · k_hᵀ (D, T) / sqrt(D), items in parallel */
+        OPS_NAME(ops_gemm_batch)(B, 0, 1, T, T, D, scale, q + (size_t)h * D, ld, xs, k + (size_t)h * D, ld, xs, 0,
+                                 probs + (size_t)h * tt, T, ps);
     attention_softmax_rows(probs, (int64_t)B * heads * T, T);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < heads; h++) { /* out_h (T, D) = P (T, T) · v_h (T, D) */
-            size_t off = (size_t)b * T * ld + (size_t)h * D;
-            OPS_NAME(ops_gemm)(0, 0, T, D, T, 1, probs + ((size_t)b * heads + h) * tt, T, v + off, ld, 0, out + off, ld);
-        }
+    for (int h = 0; h < heads; h++) /* out_h (T, D) = P (T, T) · v_h (T, D) */
+        OPS_NAME(ops_gemm_batch)(B, 0, 0, T, D, T, 1, probs + (size_t)h * tt, T, ps, v + (size_t)h * D, ld, xs, 0,
+                                 out + (size_t)h * D, ld, xs);
 }
 
 /* dS = P ⊙ (dP − rowsum(dP ⊙ P)), in place over dP (rows, T). */
@@ -66,26 +62,26 @@ void OPS_NAME(attention_backward)(real *dq, real *dk, real *dv, const real *dout
 {
     int ld = heads * D;
     real scale = 1 / r_sqrt((real)D);
-    size_t tt = (size_t)T * T;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < heads; h++) {
-            size_t off = (size_t)b * T * ld + (size_t)h * D;
-            const real *p = probs + ((size_t)b * heads + h) * tt; /* (T, T) */
-            if (dv) /* dv_h (T, D) += Pᵀ (T, T) · dout_h (T, D) */
-                OPS_NAME(ops_gemm)(1, 0, T, D, T, 1, p, T, dout + off, ld, 1, dv + off, ld);
-            if (dq || dk) /* dP (T, T) = dout_h (T, D) · v_hᵀ (D, T) */
-                OPS_NAME(ops_gemm)(0, 1, T, T, D, 1, dout + off, ld, v + off, ld, 0, scratch + ((size_t)b * heads + h) * tt, T);
-        }
+    size_t tt = (size_t)T * T, xs = (size_t)T * ld, ps = (size_t)heads * tt; /* per-item strides */
+    for (int h = 0; h < heads; h++) {
+        size_t off = (size_t)h * D;
+        if (dv) /* dv_h (T, D) += Pᵀ (T, T) · dout_h (T, D) */
+            OPS_NAME(ops_gemm_batch)(B, 1, 0, T, D, T, 1, probs + h * tt, T, ps, dout + off, ld, xs, 1, dv + off, ld,
+                                     xs);
+        if (dq || dk) /* dP (T, T) = dout_h (T, D) · v_hᵀ (D, T) */
+            OPS_NAME(ops_gemm_batch)(B, 0, 1, T, T, D, 1, dout + off, ld, xs, v + off, ld, xs, 0, scratch + h * tt, T,
+                                     ps);
+    }
     if (!dq && !dk)
         return;
     attention_softmax_backward_rows(scratch, probs, (int64_t)B * heads * T, T);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < heads; h++) {
-            size_t off = (size_t)b * T * ld + (size_t)h * D;
-            const real *ds = scratch + ((size_t)b * heads + h) * tt; /* (T, T) */
-            if (dq) /* dq_h (T, D) += dS · k_h / sqrt(D) */
-                OPS_NAME(ops_gemm)(0, 0, T, D, T, scale, ds, T, k + off, ld, 1, dq + off, ld);
-            if (dk) /* dk_h (T, D) += dSᵀ · q_h / sqrt(D) */
-                OPS_NAME(ops_gemm)(1, 0, T, D, T, scale, ds, T, q + off, ld, 1, dk + off, ld);
-        }
+    for (int h = 0; h < heads; h++) {
+        size_t off = (size_t)h * D;
+        if (dq) /* dq_h (T, D) += dS · k_h / sqrt(D) */
+            OPS_NAME(ops_gemm_batch)(B, 0, 0, T, D, T, scale, scratch + h * tt, T, ps, k + off, ld, xs, 1, dq + off,
+                                     ld, xs);
+        if (dk) /* dk_h (T, D) += dSᵀ · q_h / sqrt(D) */
+            OPS_NAME(ops_gemm_batch)(B, 1, 0, T, D, T, scale, scratch + h * tt, T, ps, q + off, ld, xs, 1, dk + off,
+                                     ld, xs);
+    }
 }

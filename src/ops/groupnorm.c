@@ -1,12 +1,16 @@
 /* groupnorm.c — GroupNorm exactly as torch.nn.GroupNorm: statistics over (C/G channels × HW)
  * per (batch, group), biased variance, eps inside the square root, per-channel affine.
- * Statistics and the backward's group sums are accumulated in double: groups are large
- * (e.g. 16 channels × 64×64) and float sums would lose digits the tests can see. */
+ * Statistics and the backward's sums are accumulated in double: groups are large (e.g. 16
+ * channels × 64×64) and float sums would lose digits the tests can see. Each pass over the
+ * data is one vectorised loop (OPS_VECTOR_CLONES); the backward reads dy and x once for all
+ * its sums, which serve dx, dgamma and dbeta alike. */
+#include <stdlib.h>
+
 #include "ops/real.h"
 #include "ops/ops_internal.h"
 
 /* Double sums with independent lanes combined in a fixed order (vectorisable, deterministic). */
-#define GN_LANES 8
+#define GN_LANES 16
 
 static double gn_combine(double *acc)
 {
@@ -16,25 +20,65 @@ static double gn_combine(double *acc)
     return acc[0];
 }
 
-/* Σ (a − ca)·(b − cb) over n; with b == NULL, Σ (a − ca). */
-static double gn_sum(const real *a, double ca, const real *b, double cb, size_t n)
+/* s[0] = Σ (a − ca), s[1] = Σ (a − ca)² over n. */
+OPS_VECTOR_CLONES static void gn_moments(const real *a, double ca, size_t n, double s[2])
 {
-    double acc[GN_LANES] = {0};
+    double s1[GN_LANES] = {0}, s2[GN_LANES] = {0};
     size_t p = 0;
-    if (b) {
-        for (; p + GN_LANES <= n; p += GN_LANES)
-            for (int j = 0; j < GN_LANES; j++)
-                acc[j] += ((double)a[p + j] - ca) * ((double)b[p + j] - cb);
-        for (int j = 0; p < n; p++, j++)
-            acc[j] += ((double)a[p] - ca) * ((double)b[p] - cb);
-    } else {
-        for (; p + GN_LANES <= n; p += GN_LANES)
-            for (int j = 0; j < GN_LANES; j++)
-                acc[j] += (double)a[p + j] - ca;
-        for (int j = 0; p < n; p++, j++)
-            acc[j] += (double)a[p] - ca;
+    for (; p + GN_LANES <= n; p += GN_LANES)
+#pragma omp simd
+        for (int j = 0; j < GN_LANES; j++) {
+            double d = (double)a[p + j] - ca;
+            s1[j] += d;
+            s2[j] += d * d;
+        }
+    for (int j = 0; p < n; p++, j++) {
+        double d = (double)a[p] - ca;
+        s1[j] += d;
+        s2[j] += d * d;
     }
-    return gn_combine(acc);
+    s[0] = gn_combine(s1);
+    s[1] = gn_combine(s2);
+}
+
+/* s[0] = Σ dy, s[1] = Σ dy·(x − m) over n. */
+OPS_VECTOR_CLONES static void gn_grad_sums(const real *dy, const real *x, double m, size_t n, double s[2])
+{
+    double s1[GN_LANES] = {0}, s2[GN_LANES] = {0};
+    size_t p = 0;
+    for (; p + GN_LANES <= n; p += GN_LANES)
+#pragma omp simd
+        for (int j = 0; j < GN_LANES; j++) {
+            double g = (double)dy[p + j];
+            s1[j] += g;
+            s2[j] += g * ((double)x[p + j] - m);
+        }
+    for (int j = 0; p < n; p++, j++) {
+        double g = (double)dy[p];
+        s1[j] += g;
+        s2[j] += g * ((double)x[p] - m);
+    }
+    s[0] = gn_combine(s1);
+    s[1] = gn_combine(s2);
+}
+
+/* y = (x − m)·r·a + b over n */
+OPS_VECTOR_CLONES static void gn_normalize(real *y, const real *x, real m, real r, real a, real b, int n)
+{
+#pragma omp simd
+    for (int p = 0; p < n; p++)
+        y[p] = (x[p] - m) * r * a + b;
+}
+
+/* dx += r·(dy·a − mg − (x − m)·r·mgx) over n */
+OPS_VECTOR_CLONES static void gn_dx(real *dx, const real *dy, const real *x, real m, real r, real a, real mg,
+                                    real mgx, int n)
+{
+#pragma omp simd
+    for (int p = 0; p < n; p++) {
+        real xh = (x[p] - m) * r;
+        dx[p] += r * (dy[p] * a - mg - xh * mgx);
+    }
 }
 
 void OPS_NAME(groupnorm_forward)(real *y, real *mean, real *rstd, const real *x, const real *gamma,
@@ -46,85 +90,114 @@ void OPS_NAME(groupnorm_forward)(real *y, real *mean, real *rstd, const real *x,
     for (int bg = 0; bg < B * G; bg++) {
         const real *xg = x + (size_t)bg * n;
         real *yg = y + (size_t)bg * n;
-        double m = gn_sum(xg, 0, NULL, 0, n) / (double)n;
-        /* two passes: no cancellation in E[x²] − E[x]² */
-        double var = gn_sum(xg, m, xg, m, n) / (double)n;
-        real mr = (real)m, rs = (real)(1.0 / sqrt(var + (double)eps));
+        /* One pass, shifted by the group's first element: in double, with float data, the
+         * variance loses no digits that float could hold unless |mean| / std > 1e4. */
+        double s[2], shift = (double)xg[0];
+        gn_moments(xg, shift, n, s);
+        double d = s[0] / (double)n, var = s[1] / (double)n - d * d;
+        var = var > 0 ? var : 0;
+        real mr = (real)(shift + d), rs = (real)(1.0 / sqrt(var + (double)eps));
         mean[bg] = mr;
         rstd[bg] = rs;
         int g = bg % G;
         for (int cl = 0; cl < Cg; cl++) {
             int c = g * Cg + cl;
-            real a = gamma ? gamma[c] : 1, bb = beta ? beta[c] : 0;
-            const real *xc = xg + (size_t)cl * HW;
-            real *yc = yg + (size_t)cl * HW;
-            for (int p = 0; p < HW; p++)
-                yc[p] = (xc[p] - mr) * rs * a + bb;
+            gn_normalize(yg + (size_t)cl * HW, xg + (size_t)cl * HW, mr, rs, gamma ? gamma[c] : 1,
+                         beta ? beta[c] : 0, HW);
         }
     }
 }
 
 typedef struct {
     const real *dy, *x, *mean, *rstd; /* (B, C, HW), (B, C, HW), (B, G), (B, G) */
+    const double *sums;               /* (B, C, 2): Σ dy, Σ dy·(x − mean) per (b, c); NULL: compute */
     int B, C, HW, G;
-} gn_param_ctx;
+} gn_grad_ctx;
+
+/* Σ dy and Σ dy·(x − mean) over the pixels of channel c of item b. */
+static void gn_channel_sums(const gn_grad_ctx *k, int b, int c, double s[2])
+{
+    size_t bc = (size_t)b * k->C + c;
+    if (k->sums) {
+        s[0] = k->sums[2 * bc];
+        s[1] = k->sums[2 * bc + 1];
+        return;
+    }
+    int bg = b * k->G + c / (k->C / k->G);
+    gn_grad_sums(k->dy + bc * k->HW, k->x + bc * k->HW, k->mean[bg], (size_t)k->HW, s);
+}
 
 /* dgamma[c] = Σ_{b,p} dy · x̂ = Σ_b rstd · Σ_p dy · (x − mean) */
 static real gn_gamma_grad(const void *ctx, int64_t c)
 {
-    const gn_param_ctx *k = ctx;
+    const gn_grad_ctx *k = ctx;
     int g = (int)c / (k->C / k->G);
-    double s = 0;
+    double t = 0, s[2];
     for (int b = 0; b < k->B; b++) {
-        size_t off = ((size_t)b * k->C + c) * k->HW;
-        int bg = b * k->G + g;
-        s += (double)k->rstd[bg] * gn_sum(k->dy + off, 0, k->x + off, k->mean[bg], k->HW);
+        gn_channel_sums(k, b, (int)c, s);
+        t += (double)k->rstd[b * k->G + g] * s[1];
     }
-    return (real)s;
+    return (real)t;
 }
 
 /* dbeta[c] = Σ_{b,p} dy */
 static real gn_beta_grad(const void *ctx, int64_t c)
 {
-    const gn_param_ctx *k = ctx;
-    double s = 0;
-    for (int b = 0; b < k->B; b++)
-        s += gn_sum(k->dy + ((size_t)b * k->C + c) * k->HW, 0, NULL, 0, k->HW);
-    return (real)s;
+    const gn_grad_ctx *k = ctx;
+    double t = 0, s[2];
+    for (int b = 0; b < k->B; b++) {
+        gn_channel_sums(k, b, (int)c, s);
+        t += s[0];
+    }
+    return (real)t;
+}
+
+/* With ĝ = dy·γ: dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ · x̂)) over each group. */
+static void gn_input_grad(real *dx, const gn_grad_ctx *k, const real *gamma)
+{
+    int Cg = k->C / k->G, HW = k->HW;
+    double n = (double)Cg * HW;
+#pragma omp parallel for schedule(static)
+    for (int bg = 0; bg < k->B * k->G; bg++) {
+        int b = bg / k->G, g = bg % k->G;
+        real m = k->mean[bg], r = k->rstd[bg];
+        double sg = 0, sgx = 0, s[2];
+        for (int cl = 0; cl < Cg; cl++) {
+            double a = gamma ? gamma[g * Cg + cl] : 1;
+            gn_channel_sums(k, b, g * Cg + cl, s);
+            sg += a * s[0];
+            sgx += a * s[1];
+        }
+        real mg = (real)(sg / n), mgx = (real)(sgx * r / n);
+        for (int cl = 0; cl < Cg; cl++) {
+            size_t o = ((size_t)bg * Cg + cl) * HW;
+            gn_dx(dx + o, k->dy + o, k->x + o, m, r, gamma ? gamma[g * Cg + cl] : 1, mg, mgx, HW);
+        }
+    }
 }
 
 void OPS_NAME(groupnorm_backward)(real *dx, const ops_sink_t *dgamma, const ops_sink_t *dbeta, const real *dy,
                                   const real *x, const real *mean, const real *rstd, const real *gamma, int B, int C,
                                   int HW, int G)
 {
-    int Cg = C / G;
-    size_t n = (size_t)Cg * HW;
-    if (dx) {
-        /* With ĝ = dy·γ: dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ · x̂)) over the group. */
+    gn_grad_ctx k = {dy, x, mean, rstd, NULL, B, C, HW, G};
+    /* dx, dgamma and dbeta all need the same per-(b, c) sums: when more than one of them is
+     * wanted, form the sums once (B·C pairs of doubles); else, or without the memory, each
+     * consumer forms the sums it needs. */
+    int consumers = (dx != NULL) + ops_sink_wanted(dgamma) + ops_sink_wanted(dbeta);
+    double *sums = consumers > 1 ? malloc((size_t)B * C * 2 * sizeof *sums) : NULL;
+    if (sums) {
+        int Cg = C / G;
 #pragma omp parallel for schedule(static)
-        for (int bg = 0; bg < B * G; bg++) {
-            size_t off = (size_t)bg * n;
-            int g = bg % G;
-            real m = mean[bg], r = rstd[bg];
-            double sg = 0, sgx = 0;
-            for (int cl = 0; cl < Cg; cl++) {
-                size_t o = off + (size_t)cl * HW;
-                double a = gamma ? gamma[g * Cg + cl] : 1;
-                sg += a * gn_sum(dy + o, 0, NULL, 0, HW);
-                sgx += a * gn_sum(dy + o, 0, x + o, m, HW);
-            }
-            real mg = (real)(sg / (double)n), mgx = (real)(sgx * r / (double)n);
-            for (int cl = 0; cl < Cg; cl++) {
-                real a = gamma ? gamma[g * Cg + cl] : 1;
-                for (int p = 0; p < HW; p++) {
-                    size_t i = off + (size_t)cl * HW + p;
-                    real xh = (x[i] - m) * r;
-                    dx[i] += r * (dy[i] * a - mg - xh * mgx);
-                }
-            }
+        for (int bc = 0; bc < B * C; bc++) {
+            int bg = bc / C * G + bc % C / Cg;
+            gn_grad_sums(dy + (size_t)bc * HW, x + (size_t)bc * HW, mean[bg], (size_t)HW, sums + 2 * (size_t)bc);
         }
+        k.sums = sums;
     }
-    gn_param_ctx pc = {dy, x, mean, rstd, B, C, HW, G};
-    OPS_NAME(ops_sink_each)(dgamma, C, gn_gamma_grad, &pc);
-    OPS_NAME(ops_sink_each)(dbeta, C, gn_beta_grad, &pc);
+    if (dx)
+        gn_input_grad(dx, &k, gamma);
+    OPS_NAME(ops_sink_each)(dgamma, C, gn_gamma_grad, &k);
+    OPS_NAME(ops_sink_each)(dbeta, C, gn_beta_grad, &k);
+    free(sums);
 }

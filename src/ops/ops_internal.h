@@ -5,6 +5,7 @@
 #define SARA_OPS_INTERNAL_H
 
 #include <math.h>
+#include <stdint.h>
 
 #include "ops/real.h"
 
@@ -21,6 +22,70 @@
 #define r_sqrt sqrtf
 #define r_sin sinf
 #define r_cos cosf
+#endif
+
+/* Hot vectorised loops live in functions marked OPS_VECTOR_CLONES: GCC compiles them for
+ * AVX-512, AVX2 and baseline x86-64 and picks one at load time (function multi-versioning),
+ * because the build targets baseline x86-64, whose vectors hold 4 floats. The clones round
+ * identically: no fast-math, and -std=c11 keeps floating-point contraction (FMA) off.
+ * Parallel regions call such functions; the outlined OpenMP bodies themselves are not cloned. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define OPS_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define OPS_VECTOR_CLONES
+#endif
+
+/* σ(x) = 1 / (1 + e^−x) inside vectorised loops (`#pragma omp simd`): libm's exp is an opaque
+ * call per element, which kept SiLU scalar. The float build computes e = e^−|x| as 2^n · e^r,
+ * n = round(−|x| / ln 2), |r| ≤ ln2 / 2, with e^r from its Taylor series to r⁷ (truncation
+ * (ln2/2)⁸ / 8! ≈ 5e-9, below float rounding): σ is within ~2e-7 relative of the exact value.
+ * Then σ = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0, and σ = 0 below x = −87, where e^x would
+ * leave the normal floats. Selections are made on the bits (integer compares), because float
+ * compares may trap and so block if-conversion and vectorisation under GCC's default
+ * -ftrapping-math. The double build keeps libm: its tests are finite differences at 1e-6. */
+#ifdef OPS_DOUBLE
+static inline double ops_sigmoid(double x) { return 1 / (1 + exp(-x)); }
+#else
+#define OPS_SIGMOID_CUT_BITS 0x42ae0000u      /* 87.0f: e^−87 ≈ 1.6e-38 is still a normal float */
+#define OPS_ROUND_MAGIC 12582912.0f           /* 1.5 · 2^23: adding it rounds a float to an integer */
+#define OPS_LN2_HI 0.693145751953125f         /* ln 2 in two parts, so that n · LN2_HI is exact */
+#define OPS_LN2_LO 1.42860676533018704e-06f
+
+/* e^−m for 0 ≤ m ≤ 87 */
+static inline float ops_exp_neg(float m)
+{
+    float n = (m * -1.44269504088896341f + OPS_ROUND_MAGIC) - OPS_ROUND_MAGIC; /* round(−m · log2 e) */
+    float r = (-m - n * OPS_LN2_HI) - n * OPS_LN2_LO;
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } scale = {.i = ((int32_t)n + 127) << 23}; /* 2^n from its exponent bits; n ≥ −126 */
+    return p * scale.f;
+}
+
+static inline float ops_sigmoid(float x)
+{
+    union fbits {
+        float f;
+        uint32_t u;
+    } v = {.f = x}, m, num, one = {.f = 1.0f};
+    uint32_t neg = 0u - (v.u >> 31);                            /* all ones for x < 0 */
+    m.u = v.u & 0x7fffffffu;                                     /* |x| (NaN: ≥ the cut) */
+    uint32_t far = 0u - (uint32_t)(m.u >= OPS_SIGMOID_CUT_BITS); /* all ones for |x| ≥ 87 */
+    m.u = m.u < OPS_SIGMOID_CUT_BITS ? m.u : OPS_SIGMOID_CUT_BITS;
+    float e = ops_exp_neg(m.f);
+    num.f = e;
+    num.u = ((num.u & ~far) & neg) | (one.u & ~neg); /* x < 0: e (0 when far), else 1 */
+    return num.f / (1.0f + e);
+}
 #endif
 
 /* The gradient of one flat element e of a parameter, computed on demand. Used for vector
@@ -66,6 +131,28 @@ static inline real ops_sum(const real *a, int64_t n)
             acc[j] += acc[j + w];
     return acc[0];
 }
+
+/* C_i (M, N) = alpha · op(A_i) op(B_i) + beta · C_i for i < count, where X_i = X + i·stride_x;
+ * the products run in parallel, each on one thread (in turn on the calling thread when called
+ * from a parallel region, like ops_gemm). */
+void OPS_NAME(ops_gemm_batch)(int count, int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A,
+                              int lda, size_t stride_a, const real *B, int ldb, size_t stride_b, real beta, real *C,
+                              int ldc, size_t stride_c);
+
+/* OpenBLAS to one thread (returns the count it had) and back: around OpenMP regions whose
+ * threads call BLAS themselves, each for its own product. */
+int ops_blas_threads_single(void);
+void ops_blas_threads_restore(int n);
+
+/* Winograd convolution (conv2d_winograd.c) for 3×3 stride-1 shapes, any padding:
+ * conv2d.c routes such shapes here. scratch: conv_winograd_scratch_numel(s) elements. The weight
+ * gradient goes to a dense dw (O, C, 3, 3) +=, or is skipped when dw is NULL; likewise dx. */
+int conv_winograd_applies(const ops_conv_shape *s);
+size_t conv_winograd_scratch_numel(const ops_conv_shape *s);
+void OPS_NAME(conv_winograd_forward)(real *y, const real *x, const real *w, const real *b, const ops_conv_shape *s,
+                                     real *scratch);
+void OPS_NAME(conv_winograd_backward)(real *dx, real *dw, const real *dy, const real *x, const real *w,
+                                      const ops_conv_shape *s, real *scratch);
 
 /* 1 if the sink wants any gradient at all (non-NULL and not OPS_SINK_NONE). */
 static inline int ops_sink_wanted(const ops_sink_t *sink)

@@ -1,0 +1,664 @@
+/* conv2d_winograd.c — 3×3 stride-1 convolutions (any padding) by Winograd's minimal filtering,
+ * forward and backward. Why: these convolutions are most of a UNet's FLOPs. im2col + gemm
+ * spends 9 products per output and writes 9 copies of the input; F(m×m, 3×3) computes an m×m
+ * output tile from an a×a input tile (a = m + 2) with a² products, done as a² independent
+ * gemms in the transformed domain: F(2×2) 16 per 4 outputs, F(4×4) 36 per 16. F(4×4) is
+ * used where it needs fewer products (planes of about 7×7 and up); its float results are
+ * ~3× further from exact than a direct sum (test_ops_fast_paths.c bounds them), F(2×2)'s are not.
+ *
+ * Notation (Lavin & Gray 2015): input tile d, filter g, output tile y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A.
+ * Tiles of the batch are processed in chunks of whole images; for one chunk of tc tiles:
+ *   V  (a², C, tc)  input transform Bᵀ d B          U  (a², O, C)  filter transform G g Gᵀ
+ *   Mh (a², O, tc)  U·V (forward) or A dY Aᵀ (backward: the output gradient transformed)
+ * forward   Mh[ξ] = U[ξ] · V[ξ], then y = Aᵀ Mh A
+ * dx        dV[ξ] = U[ξ]ᵀ · Mh[ξ] (into V's buffer), then dx += B dV Bᵀ scattered back
+ * dW        dU[ξ] += Mh[ξ] · V[ξ]ᵀ over a worker's chunks, workers summed, dW += Gᵀ dU G
+ * Threads: with few of them (≤ WINO_SLOTS) each owns whole chunks in its own buffers, so a
+ * call is one parallel region without barriers (small chunks keep V and Mh in cache, which
+ * leaves too little work per phase to share); with more, they share each phase of a chunk.
+ * Every gemm runs on one BLAS thread and every plane's transform on one thread, in a fixed
+ * order: same shape and thread count, same bits. */
+#include <omp.h>
+#include <string.h>
+
+#include "ops/real.h"
+#include "ops/ops_internal.h"
+
+/* ---- transform matrices (Toom-Cook construction; test_ops_fast_paths.c checks the algebra in
+ * double against the convolution's definition) ---- */
+
+#define WINO_R 3     /* filter side */
+#define WINO_MAX_M 4 /* output tile side, at most */
+#define WINO_MAX_A 6 /* input tile side a = m + r − 1, at most */
+
+typedef struct {
+    int m, a;                           /* output tile side, input tile side */
+    real bt[WINO_MAX_A][WINO_MAX_A];    /* Bᵀ (a, a) */
+    real g[WINO_MAX_A][WINO_R];         /* G (a, r) */
+    real at[WINO_MAX_M][WINO_MAX_A];    /* Aᵀ (m, a) */
+} wino_kind;
+
+/* F(2, 3) at the points 0, 1, −1, ∞: coefficients 0, ±1, ±½, all exact. */
+static const wino_kind WINO_F2 = {
+    .m = 2,
+    .a = 4,
+    .bt = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}},
+    .g = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
+    .at = {{1, 1, 1, 0}, {0, 1, -1, -1}},
+};
+
+/* F(4, 3) at the points 0, 1, −1, 2, −½, ∞ (±2 instead of 2, −½ loses ~3× more digits). */
+static const wino_kind WINO_F4 = {
+    .m = 4,
+    .a = 6,
+    .bt = {{1, 1.5, -2, -1.5, 1, 0},
+           {0, -1, -2.5, -0.5, 1, 0},
+           {0, 1, 0.5, -2.5, 1, 0},
+           {0, -0.5, -1, 0.5, 1, 0},
+           {0, 2, -1, -2, 1, 0},
+           {0, 1, 1.5, -2, -1.5, 1}},
+    .g = {{1, 0, 0},
+          {-1.0 / 3, -1.0 / 3, -1.0 / 3},
+          {1.0 / 3, -1.0 / 3, 1.0 / 3},
+          {1.0 / 15, 2.0 / 15, 4.0 / 15},
+          {-16.0 / 15, 8.0 / 15, -4.0 / 15},
+          {0, 0, 1}},
+    .at = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -0.5, 0}, {0, 1, 1, 4, 0.25, 0}, {0, 1, -1, 8, -0.125, 1}},
+};
+
+/* Transformed-domain entries per chunk, at most: enough tiles for efficient gemms, and V + Mh
+ * of a chunk (a²·tc·(C+O) floats) in the caches. Measured on a 2-core Zen 4. */
+#define WINO_CHUNK_ENTRIES 2048
+/* Chunk buffers in the scratch: with up to this many threads, each thread runs whole chunks
+ * (transforms and gemms) in its own buffers, in one parallel region per call; with more,
+ * the threads share each phase of one chunk at a time. */
+#define WINO_SLOTS 4
+
+/* The nonzero coefficients of one row or column of a transform matrix: the transforms are
+ * sparse, and every step of them is a linear combination of a few whole arrays. */
+typedef struct {
+    int n;
+    int idx[WINO_MAX_A];
+    real c[WINO_MAX_A];
+} wino_terms;
+
+typedef struct {
+    const wino_kind *k;
+    wino_terms bt_row[WINO_MAX_A], bt_col[WINO_MAX_A]; /* of Bᵀ */
+    wino_terms at_row[WINO_MAX_M], at_col[WINO_MAX_A]; /* of Aᵀ */
+    wino_terms g_row[WINO_MAX_A], g_col[WINO_R];       /* of G */
+    int n;             /* transformed-domain positions ξ: a², one gemm each */
+    int th, tw, tiles; /* tile rows, tile columns, tiles per image */
+    int tc;            /* tiles a chunk buffer holds */
+    int nb, chunks;    /* images per chunk, chunks (the last ones may be short or empty) */
+    int workers;       /* threads that own chunks; 1: chunks in turn, phases shared */
+} wino_plan;
+
+/* Transformed-domain entries (gemm columns · a²) that kind k needs for the output plane. */
+static long wino_entries(const ops_conv_shape *s, const wino_kind *k)
+{
+    long th = (ops_conv_out_h(s) + k->m - 1) / k->m, tw = (ops_conv_out_w(s) + k->m - 1) / k->m;
+    return th * tw * k->a * k->a;
+}
+
+/* F(4×4) spends 36 products per 16 outputs against F(2×2)'s 16 per 4, but pads the plane to
+ * a multiple of 4: take it when that still costs fewer products (planes of 7×7 and up, and
+ * some smaller ones); ties go to the more accurate F(2×2). */
+static const wino_kind *wino_kind_for(const ops_conv_shape *s)
+{
+    return wino_entries(s, &WINO_F4) < wino_entries(s, &WINO_F2) ? &WINO_F4 : &WINO_F2;
+}
+
+/* The nonzero entries of cnt coefficients c[0], c[stride], ... */
+static wino_terms wino_terms_of(const real *c, int cnt, int stride)
+{
+    wino_terms t = {0};
+    for (int j = 0; j < cnt; j++)
+        if (c[(size_t)j * stride] != 0) {
+            t.idx[t.n] = j;
+            t.c[t.n++] = c[(size_t)j * stride];
+        }
+    return t;
+}
+
+static void wino_plan_terms(wino_plan *p)
+{
+    const wino_kind *k = p->k;
+    for (int i = 0; i < k->a; i++) {
+        p->bt_row[i] = wino_terms_of(k->bt[i], k->a, 1);
+        p->bt_col[i] = wino_terms_of(&k->bt[0][i], k->a, WINO_MAX_A);
+        p->at_col[i] = wino_terms_of(&k->at[0][i], k->m, WINO_MAX_A);
+        p->g_row[i] = wino_terms_of(k->g[i], WINO_R, 1);
+    }
+    for (int b = 0; b < k->m; b++)
+        p->at_row[b] = wino_terms_of(k->at[b], k->a, 1);
+    for (int q = 0; q < WINO_R; q++)
+        p->g_col[q] = wino_terms_of(&k->g[0][q], k->a, WINO_R);
+}
+
+/* The chunking: buffer size from the shape alone (it sizes the scratch), chunks spread evenly
+ * over the workers. The weight gradient sums per worker, so it depends on the thread count;
+ * nothing depends on it otherwise. */
+static wino_plan wino_plan_of(const ops_conv_shape *s)
+{
+    wino_plan p;
+    p.k = wino_kind_for(s);
+    int m = p.k->m;
+    p.n = p.k->a * p.k->a;
+    p.th = (ops_conv_out_h(s) + m - 1) / m;
+    p.tw = (ops_conv_out_w(s) + m - 1) / m;
+    p.tiles = p.th * p.tw;
+    int nb_max = WINO_CHUNK_ENTRIES / p.n / p.tiles;
+    nb_max = nb_max < 1 ? 1 : nb_max > s->B ? s->B : nb_max;
+    p.tc = nb_max * p.tiles;
+    int threads = omp_get_max_threads();
+    p.workers = threads > WINO_SLOTS ? 1 : threads;
+    int rounds = (s->B + p.workers * nb_max - 1) / (p.workers * nb_max);
+    p.chunks = p.workers * rounds;
+    p.nb = (s->B + p.chunks - 1) / p.chunks;
+    wino_plan_terms(&p);
+    return p;
+}
+
+#ifndef OPS_DOUBLE
+int conv_winograd_applies(const ops_conv_shape *s)
+{
+    return s->KH == 3 && s->KW == 3 && s->stride == 1 && ops_conv_out_h(s) > 0 && ops_conv_out_w(s) > 0;
+}
+
+size_t conv_winograd_scratch_numel(const ops_conv_shape *s)
+{
+    wino_plan p = wino_plan_of(s);
+    size_t oc = (size_t)s->O * s->C;
+    /* U, then per slot dU, V and Mh */
+    return (size_t)p.n * (oc + WINO_SLOTS * (oc + (size_t)p.tc * ((size_t)s->C + s->O)));
+}
+#endif
+
+static int wino_min(int a, int b) { return a < b ? a : b; }
+
+/* out[t] = Σ_k c_k · in[idx_k·stride + t] over the terms, for t < n: the workhorse of every
+ * transform. The terms are summed left to right, in one pass per term count so that each
+ * input is read once. */
+OPS_VECTOR_CLONES static void wino_lincomb(real *out, const wino_terms *tm, const real *in, size_t stride, int n)
+{
+    const real *x[WINO_MAX_A] = {0};
+    const real *k = tm->c;
+    int nz = tm->n;
+    for (int j = 0; j < nz; j++)
+        x[j] = in + (size_t)tm->idx[j] * stride;
+    const real *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5];
+    switch (nz) {
+    case 0:
+        for (int t = 0; t < n; t++)
+            out[t] = 0;
+        break;
+    case 1:
+#pragma omp simd
+        for (int t = 0; t < n; t++)
+            out[t] = k[0] * x0[t];
+        break;
+    case 2:
+#pragma omp simd
+        for (int t = 0; t < n; t++)
+            out[t] = k[0] * x0[t] + k[1] * x1[t];
+        break;
+    case 3:
+#pragma omp simd
+        for (int t = 0; t < n; t++)
+            out[t] = k[0] * x0[t] + k[1] * x1[t] + k[2] * x2[t];
+        break;
+    case 4:
+#pragma omp simd
+        for (int t = 0; t < n; t++)
+            out[t] = k[0] * x0[t] + k[1] * x1[t] + k[2] * x2[t] + k[3] * x3[t];
+        break;
+    case 5:
+#pragma omp simd
+        for (int t = 0; t < n; t++)
+            out[t] = k[0] * x0[t] + k[1] * x1[t] + k[2] * x2[t] + k[3] * x3[t] + k[4] * x4[t];
+        break;
+    default:
+#pragma omp simd
+        for (int t = 0; t < n; t++)
+            out[t] = k[0] * x0[t] + k[1] * x1[t] + k[2] * x2[t] + k[3] * x3[t] + k[4] * x4[t] + k[5] * x5[t];
+    }
+}
+
+/* ---- filter transforms, vectorised across blocks of WINO_FBLOCK filters ---- */
+#define WINO_FBLOCK 64
+
+/* U (a², O, C) = G g Gᵀ for every filter g of w (O, C, 3, 3). */
+static void wino_filter_transform(real *U, const real *w, size_t oc, const wino_plan *pl)
+{
+    int a = pl->k->a;
+    size_t nblk = (oc + WINO_FBLOCK - 1) / WINO_FBLOCK;
+#pragma omp parallel for schedule(static)
+    for (size_t blk = 0; blk < nblk; blk++) {
+        size_t f0 = blk * WINO_FBLOCK;
+        int n = (int)(oc - f0 < WINO_FBLOCK ? oc - f0 : WINO_FBLOCK);
+        real g[WINO_R * WINO_R][WINO_FBLOCK], t[WINO_MAX_A][WINO_R][WINO_FBLOCK];
+        for (int f = 0; f < n; f++) /* (filters, 9) → (9, filters) */
+            for (int pq = 0; pq < WINO_R * WINO_R; pq++)
+                g[pq][f] = w[(f0 + f) * WINO_R * WINO_R + pq];
+        for (int i = 0; i < a; i++) /* G down the columns: t[i][q] = Σ_p G[i][p] g[p][q] */
+            for (int q = 0; q < WINO_R; q++)
+                wino_lincomb(t[i][q], &pl->g_row[i], g[q], WINO_R * WINO_FBLOCK, n);
+        for (int i = 0; i < a; i++) /* G along the rows: U[i][j] = Σ_q G[j][q] t[i][q] */
+            for (int j = 0; j < a; j++)
+                wino_lincomb(U + (size_t)(i * a + j) * oc + f0, &pl->g_row[j], t[i][0], WINO_FBLOCK, n);
+    }
+}
+
+/* dw (O, C, 3, 3) += Gᵀ dU G for every filter, from dU (a², O, C). */
+static void wino_filter_grad(real *dw, const real *dU, size_t oc, const wino_plan *pl)
+{
+    int a = pl->k->a;
+    size_t nblk = (oc + WINO_FBLOCK - 1) / WINO_FBLOCK;
+#pragma omp parallel for schedule(static)
+    for (size_t blk = 0; blk < nblk; blk++) {
+        size_t f0 = blk * WINO_FBLOCK;
+        int n = (int)(oc - f0 < WINO_FBLOCK ? oc - f0 : WINO_FBLOCK);
+        real s[WINO_MAX_A][WINO_R][WINO_FBLOCK], g[WINO_R * WINO_R][WINO_FBLOCK];
+        for (int i = 0; i < a; i++) /* along the rows: s[i][q] = Σ_j G[j][q] dU[i][j] */
+            for (int q = 0; q < WINO_R; q++)
+                wino_lincomb(s[i][q], &pl->g_col[q], dU + (size_t)i * a * oc + f0, oc, n);
+        for (int p = 0; p < WINO_R; p++) /* down the columns: g[p][q] = Σ_i G[i][p] s[i][q] */
+            for (int q = 0; q < WINO_R; q++)
+                wino_lincomb(g[p * WINO_R + q], &pl->g_col[p], s[0][q], WINO_R * WINO_FBLOCK, n);
+        for (int f = 0; f < n; f++)
+            for (int pq = 0; pq < WINO_R * WINO_R; pq++)
+                dw[(f0 + f) * WINO_R * WINO_R + pq] += g[pq][f];
+    }
+}
+
+/* ---- data transforms ----
+ * The tiles of a chunk are walked in blocks of at most WINO_BLOCK tiles that are contiguous
+ * in V and Mh: several whole images of one channel when images are small, else tile rows of
+ * one image (or strips of one tile row). A block's input rows are loaded (zero-padded) and
+ * de-interleaved so that every transform step is a linear combination of whole arrays over
+ * the block's tiles: contiguous, vectorised loops. The tile rows of the chunk are numbered
+ * R = image · th + ty; a block is tile rows [R0, R0 + nr), tile columns [tx0, tx0 + ntx). */
+#define WINO_BLOCK 64
+#define WINO_SPAN (WINO_MAX_M * WINO_BLOCK + WINO_R - 1) /* input columns under a tile row */
+
+typedef struct {
+    int R0, nr, tx0, ntx;
+} wino_block;
+
+typedef enum { WINO_INPUT, WINO_ADJOINT, WINO_OUTPUT, WINO_GRAD } wino_op;
+
+/* One data transform over one chunk: between (image, channel) planes, `chan` per image, and
+ * the transformed domain. */
+typedef struct {
+    const ops_conv_shape *s;
+    const wino_plan *p;
+    wino_op op;
+    int chan;           /* channels per image: C (input side) or O (output side) */
+    size_t plane_numel; /* H·W or Ho·Wo */
+    const real *src;    /* INPUT, GRAD: x or dy of the chunk's first image */
+    real *dst;          /* ADJOINT, OUTPUT: dx or y of the chunk's first image */
+    real *td;           /* V or Mh (a², chan, tc): written by INPUT, GRAD; read by the others */
+    const real *bias;   /* OUTPUT: (O) or NULL */
+} wino_job;
+
+/* row (span) = columns c0 .. c0+span−1 of row r of the plane x (H, W), zero outside it. */
+static void wino_load_row(real *row, const real *x, int H, int W, int r, int c0, int span)
+{
+    int lo = 0, hi = 0; /* row[lo, hi) lies inside the plane */
+    if (r >= 0 && r < H) {
+        lo = wino_min(c0 < 0 ? -c0 : 0, span);
+        hi = wino_min(W - c0, span);
+        hi = hi < lo ? lo : hi;
+    }
+    for (int q = 0; q < lo; q++)
+        row[q] = 0;
+    if (hi > lo)
+        memcpy(row + lo, x + (size_t)r * W + c0 + lo, (size_t)(hi - lo) * sizeof(real));
+    for (int q = hi; q < span; q++)
+        row[q] = 0;
+}
+
+/* dst[tx] = src[m·tx] for tx < n (one phase of an interleaved row) */
+static void wino_deinterleave(real *dst, const real *src, int m, int n)
+{
+#pragma omp simd
+    for (int tx = 0; tx < n; tx++)
+        dst[tx] = src[(size_t)tx * m];
+}
+
+/* V[ξ][t] = Bᵀ d B for the tiles of block B of channel ch. */
+static void wino_input_block(const wino_job *J, int ch, wino_block B)
+{
+    const wino_plan *p = J->p;
+    const ops_conv_shape *s = J->s;
+    int m = p->k->m, a = p->k->a, n = B.nr * B.ntx, span = m * B.ntx + WINO_R - 1;
+    size_t cs = (size_t)J->chan * p->tc;
+    real rows[WINO_MAX_A][WINO_SPAN];
+    real d[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK];  /* d[i][j][t] = d[i][j] of tile t */
+    real bd[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK]; /* bd[i][j] = (Bᵀ d)[i][j] */
+    for (int rr = 0; rr < B.nr; rr++) {
+        int R = B.R0 + rr, ty = R % p->th;
+        const real *xp = J->src + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
+        for (int i = 0; i < a; i++) {
+            wino_load_row(rows[i], xp, s->H, s->W, m * ty + i - s->pad_t, m * B.tx0 - s->pad_l, span);
+            for (int j = 0; j < a; j++) /* split the row by column phase: tile t's column j */
+                wino_deinterleave(d[i][j] + rr * B.ntx, rows[i] + j, m, B.ntx);
+        }
+    }
+    for (int i = 0; i < a; i++) /* Bᵀ down the columns */
+        for (int j = 0; j < a; j++)
+            wino_lincomb(bd[i][j], &p->bt_row[i], d[0][j], WINO_MAX_A * WINO_BLOCK, n);
+    real *v = J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0;
+    for (int i = 0; i < a; i++) /* B along the rows */
+        for (int l = 0; l < a; l++)
+            wino_lincomb(v + (size_t)(i * a + l) * cs, &p->bt_row[l], bd[i][0], WINO_BLOCK, n);
+}
+
+/* dx += B dV Bᵀ for the tiles of block B of channel ch. Neighbouring windows overlap by
+ * r − 1 columns and rows: the overlaps are summed in a row buffer in a fixed order, and the
+ * rows of consecutive tile rows are added into dx one after the other. */
+static void wino_adjoint_block(const wino_job *J, int ch, wino_block B)
+{
+    const wino_plan *p = J->p;
+    const ops_conv_shape *s = J->s;
+    int m = p->k->m, a = p->k->a, n = B.nr * B.ntx, span = m * B.ntx + WINO_R - 1;
+    size_t cs = (size_t)J->chan * p->tc;
+    const real *v = J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0;
+    real pj[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK]; /* pj[i][j] = (dV B)[i][j] */
+    real q[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK];  /* q[i][j] = (B dV Bᵀ)[i][j] */
+    real line[WINO_SPAN];
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++)
+            wino_lincomb(pj[i][j], &p->bt_col[j], v + (size_t)i * a * cs, cs, n);
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++)
+            wino_lincomb(q[i][j], &p->bt_col[i], pj[0][j], WINO_MAX_A * WINO_BLOCK, n);
+    int c0 = m * B.tx0 - s->pad_l, lo = wino_min(c0 < 0 ? -c0 : 0, span), hi = wino_min(s->W - c0, span);
+    for (int rr = 0; rr < B.nr; rr++) {
+        int R = B.R0 + rr, ty = R % p->th;
+        real *xp = J->dst + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
+        for (int i = 0; i < a; i++) {
+            int r = m * ty + i - s->pad_t;
+            if (r < 0 || r >= s->H || hi <= lo)
+                continue;
+            for (int x = 0; x < span; x++)
+                line[x] = 0;
+            for (int j = 0; j < a; j++) {
+                const real *src = q[i][j] + rr * B.ntx;
+                real *dst = line + j;
+#pragma omp simd
+                for (int tx = 0; tx < B.ntx; tx++)
+                    dst[(size_t)tx * m] += src[tx];
+            }
+            real *xr = xp + (size_t)r * s->W + c0;
+#pragma omp simd
+            for (int x = lo; x < hi; x++)
+                xr[x] += line[x];
+        }
+    }
+}
+
+/* y = Aᵀ Mh A (+ bias) for the tiles of block B of output channel ch; outputs past Ho, Wo
+ * are dropped. */
+static void wino_output_block(const wino_job *J, int ch, wino_block B)
+{
+    const wino_plan *p = J->p;
+    const ops_conv_shape *s = J->s;
+    int m = p->k->m, a = p->k->a, n = B.nr * B.ntx, Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
+    size_t os = (size_t)J->chan * p->tc;
+    const real *mh = J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0;
+    real rt[WINO_MAX_A][WINO_MAX_M][WINO_BLOCK]; /* rt[i][b] = (Mh A)[i][b] */
+    real yt[WINO_MAX_M][WINO_MAX_M][WINO_BLOCK]; /* yt[b2][b] = (Aᵀ Mh A)[b2][b] */
+    real line[WINO_MAX_M * WINO_BLOCK], bias = J->bias ? J->bias[ch] : 0;
+    for (int i = 0; i < a; i++)
+        for (int b = 0; b < m; b++)
+            wino_lincomb(rt[i][b], &p->at_row[b], mh + (size_t)i * a * os, os, n);
+    for (int b2 = 0; b2 < m; b2++)
+        for (int b = 0; b < m; b++)
+            wino_lincomb(yt[b2][b], &p->at_row[b2], rt[0][b], WINO_MAX_M * WINO_BLOCK, n);
+    int cnt = wino_min(m * B.ntx, Wo - m * B.tx0);
+    for (int rr = 0; rr < B.nr; rr++) {
+        int R = B.R0 + rr, ty = R % p->th;
+        real *yp = J->dst + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
+        for (int b2 = 0; b2 < m && m * ty + b2 < Ho; b2++) {
+            for (int b = 0; b < m; b++) {
+                const real *src = yt[b2][b] + rr * B.ntx;
+                real *dst = line + b;
+#pragma omp simd
+                for (int tx = 0; tx < B.ntx; tx++)
+                    dst[(size_t)tx * m] = src[tx];
+            }
+            real *yr = yp + (size_t)(m * ty + b2) * Wo + m * B.tx0;
+#pragma omp simd
+            for (int x = 0; x < cnt; x++)
+                yr[x] = line[x] + bias;
+        }
+    }
+}
+
+/* Mh[ξ][t] = A dY Aᵀ for the tiles of block B of output channel ch, dY zero past Ho, Wo. */
+static void wino_grad_block(const wino_job *J, int ch, wino_block B)
+{
+    const wino_plan *p = J->p;
+    const ops_conv_shape *s = J->s;
+    int m = p->k->m, a = p->k->a, n = B.nr * B.ntx, Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
+    size_t os = (size_t)J->chan * p->tc;
+    real e[WINO_MAX_M][WINO_MAX_M][WINO_BLOCK];  /* e[b][b'] = dY[b][b'] */
+    real ce[WINO_MAX_A][WINO_MAX_M][WINO_BLOCK]; /* ce[i][b'] = (A dY)[i][b'] */
+    real line[WINO_MAX_M * WINO_BLOCK];
+    for (int rr = 0; rr < B.nr; rr++) {
+        int R = B.R0 + rr, ty = R % p->th;
+        const real *gp = J->src + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
+        for (int b = 0; b < m; b++) {
+            wino_load_row(line, gp, Ho, Wo, m * ty + b, m * B.tx0, m * B.ntx);
+            for (int b1 = 0; b1 < m; b1++)
+                wino_deinterleave(e[b][b1] + rr * B.ntx, line + b1, m, B.ntx);
+        }
+    }
+    for (int i = 0; i < a; i++) /* A down the columns: (A dY)[i] = Σ_b Aᵀ[b][i] dY[b] */
+        for (int b1 = 0; b1 < m; b1++)
+            wino_lincomb(ce[i][b1], &p->at_col[i], e[0][b1], WINO_MAX_M * WINO_BLOCK, n);
+    real *mh = J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0;
+    for (int i = 0; i < a; i++) /* Aᵀ along the rows */
+        for (int l = 0; l < a; l++)
+            wino_lincomb(mh + (size_t)(i * a + l) * os, &p->at_col[l], ce[i][0], WINO_BLOCK, n);
+}
+
+static void wino_do_block(const wino_job *J, int ch, wino_block B)
+{
+    switch (J->op) {
+    case WINO_INPUT:
+        wino_input_block(J, ch, B);
+        break;
+    case WINO_ADJOINT:
+        wino_adjoint_block(J, ch, B);
+        break;
+    case WINO_OUTPUT:
+        wino_output_block(J, ch, B);
+        break;
+    case WINO_GRAD:
+        wino_grad_block(J, ch, B);
+        break;
+    }
+}
+
+/* Work item `item` of a data transform over the nb images of a chunk: one channel and a group
+ * of whole images, so that every (image, channel) plane belongs to one item, which handles
+ * its blocks in order (the adjoint's overlapping adds need that). */
+static int wino_items(const wino_job *J, int nb, int *group)
+{
+    int per = WINO_BLOCK / J->p->tiles; /* whole images per block, when ≥ 1 */
+    *group = per > 0 ? per : 1;
+    return J->chan * ((nb + *group - 1) / *group);
+}
+
+static void wino_run_item(const wino_job *J, int nb, int item)
+{
+    const wino_plan *p = J->p;
+    int group, groups = wino_items(J, nb, &group) / J->chan;
+    int ch = item / groups, b0 = item % groups * group, b1 = wino_min(nb, b0 + group);
+    if (p->tiles <= WINO_BLOCK) {
+        wino_block B = {b0 * p->th, (b1 - b0) * p->th, 0, p->tw};
+        wino_do_block(J, ch, B);
+        return;
+    }
+    int ntx = wino_min(p->tw, WINO_BLOCK);                  /* tile columns per block */
+    int rows = p->tw > WINO_BLOCK ? 1 : WINO_BLOCK / p->tw; /* tile rows per block */
+    for (int R = b0 * p->th; R < b1 * p->th; R += rows) {   /* one image: b1 = b0 + 1 */
+        int nr = wino_min(rows, b1 * p->th - R);
+        for (int tx = 0; tx < p->tw; tx += ntx) {
+            wino_block B = {R, nr, tx, wino_min(ntx, p->tw - tx)};
+            wino_do_block(J, ch, B);
+        }
+    }
+}
+
+/* A data transform over the nb images of a chunk; its items shared by the threads when
+ * `parallel`, else run by the calling thread. */
+static void wino_run(const wino_job *J, int nb, int parallel)
+{
+    int group, items = wino_items(J, nb, &group);
+    if (!parallel) {
+        for (int item = 0; item < items; item++)
+            wino_run_item(J, nb, item);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int item = 0; item < items; item++)
+        wino_run_item(J, nb, item);
+}
+
+/* A worker's chunk buffers in the scratch: after U (a², O, C), per slot dU (a², O, C),
+ * V (a², C, tc) and Mh (a², O, tc). */
+typedef struct {
+    real *dU, *V, *Mh;
+} wino_slot;
+
+static wino_slot wino_slot_of(real *scratch, const wino_plan *p, const ops_conv_shape *s, int w)
+{
+    size_t oc = (size_t)s->O * s->C, each = (size_t)p->n * (oc + (size_t)p->tc * ((size_t)s->C + s->O));
+    wino_slot t;
+    t.dU = scratch + (size_t)p->n * oc + (size_t)w * each;
+    t.V = t.dU + (size_t)p->n * oc;
+    t.Mh = t.V + (size_t)p->n * s->C * p->tc;
+    return t;
+}
+
+/* ---- the passes ---- */
+
+typedef struct {
+    const ops_conv_shape *s;
+    const wino_plan *p;
+    const real *x, *w, *b, *dy, *U; /* what the pass reads */
+    real *y, *dx;                   /* what it writes; dx, dU skipped when NULL */
+    int want_dw;
+} wino_pass;
+
+/* Forward of chunk c in slot t; `parallel`: share each phase among the threads. */
+static void wino_forward_chunk(const wino_pass *P, wino_slot t, int c, int parallel)
+{
+    const ops_conv_shape *s = P->s;
+    const wino_plan *p = P->p;
+    int b0 = c * p->nb, nb = wino_min(p->nb, s->B - b0), n = nb * p->tiles, C = s->C, O = s->O;
+    if (nb <= 0)
+        return;
+    size_t oc = (size_t)O * C, hw = (size_t)s->H * s->W, ohw = (size_t)ops_conv_out_h(s) * ops_conv_out_w(s);
+    wino_job in = {s, p, WINO_INPUT, C, hw, P->x + b0 * C * hw, NULL, t.V, NULL};
+    wino_run(&in, nb, parallel);
+    /* Mh[ξ] (O, n) = U[ξ] (O, C) · V[ξ] (C, n) */
+    OPS_NAME(ops_gemm_batch)(p->n, 0, 0, O, n, C, 1, P->U, C, oc, t.V, p->tc, (size_t)C * p->tc, 0, t.Mh, p->tc,
+                             (size_t)O * p->tc);
+    wino_job out = {s, p, WINO_OUTPUT, O, ohw, NULL, P->y + b0 * O * ohw, t.Mh, P->b};
+    wino_run(&out, nb, parallel);
+}
+
+/* Backward of chunk c in slot t; `first`: the worker's first chunk (dU is set, not added). */
+static void wino_backward_chunk(const wino_pass *P, wino_slot t, int c, int first, int parallel)
+{
+    const ops_conv_shape *s = P->s;
+    const wino_plan *p = P->p;
+    int b0 = c * p->nb, nb = wino_min(p->nb, s->B - b0), n = nb * p->tiles, C = s->C, O = s->O;
+    if (nb <= 0)
+        return;
+    size_t oc = (size_t)O * C, hw = (size_t)s->H * s->W, ohw = (size_t)ops_conv_out_h(s) * ops_conv_out_w(s);
+    wino_job gr = {s, p, WINO_GRAD, O, ohw, P->dy + b0 * O * ohw, NULL, t.Mh, NULL};
+    wino_run(&gr, nb, parallel);
+    if (P->want_dw) { /* dU[ξ] (O, C) (+)= Mh[ξ] (O, n) · V[ξ]ᵀ (n, C) */
+        wino_job in = {s, p, WINO_INPUT, C, hw, P->x + b0 * C * hw, NULL, t.V, NULL};
+        wino_run(&in, nb, parallel);
+        OPS_NAME(ops_gemm_batch)(p->n, 0, 1, O, C, n, 1, t.Mh, p->tc, (size_t)O * p->tc, t.V, p->tc,
+                                 (size_t)C * p->tc, first ? 0 : 1, t.dU, C, oc);
+    }
+    if (P->dx) { /* dV[ξ] (C, n) = U[ξ]ᵀ (C, O) · Mh[ξ] (O, n), into V's buffer */
+        OPS_NAME(ops_gemm_batch)(p->n, 1, 0, C, n, O, 1, P->U, C, oc, t.Mh, p->tc, (size_t)O * p->tc, 0, t.V, p->tc,
+                                 (size_t)C * p->tc);
+        wino_job adj = {s, p, WINO_ADJOINT, C, hw, NULL, P->dx + b0 * C * hw, t.V, NULL};
+        wino_run(&adj, nb, parallel);
+    }
+}
+
+/* Runs every chunk of a pass: by the workers, each its chunks w, w + workers, ... in its own
+ * slot, or (one worker) in turn with each phase shared. */
+static void wino_chunks(const wino_pass *P, real *scratch, int backward)
+{
+    const wino_plan *p = P->p;
+    if (p->workers == 1) {
+        wino_slot t = wino_slot_of(scratch, p, P->s, 0);
+        for (int c = 0; c < p->chunks; c++)
+            if (backward)
+                wino_backward_chunk(P, t, c, c == 0, 1);
+            else
+                wino_forward_chunk(P, t, c, 1);
+        return;
+    }
+    int blas = ops_blas_threads_single();
+#pragma omp parallel num_threads(p->workers)
+    {
+        int w = omp_get_thread_num();
+        wino_slot t = wino_slot_of(scratch, p, P->s, w);
+        for (int c = w; c < p->chunks; c += p->workers)
+            if (backward)
+                wino_backward_chunk(P, t, c, c == w, 0);
+            else
+                wino_forward_chunk(P, t, c, 0);
+    }
+    ops_blas_threads_restore(blas);
+}
+
+void OPS_NAME(conv_winograd_forward)(real *y, const real *x, const real *w, const real *b, const ops_conv_shape *s,
+                                     real *scratch)
+{
+    wino_plan p = wino_plan_of(s);
+    wino_filter_transform(scratch, w, (size_t)s->O * s->C, &p);
+    wino_pass P = {s, &p, x, w, b, NULL, scratch, y, NULL, 0};
+    wino_chunks(&P, scratch, 0);
+}
+
+/* dU of the workers that had chunks, summed into worker 0's in worker order. */
+static void wino_sum_slots(real *scratch, const wino_plan *p, const ops_conv_shape *s)
+{
+    size_t len = (size_t)p->n * s->O * s->C;
+    real *d0 = wino_slot_of(scratch, p, s, 0).dU;
+    for (int w = 1; w < p->workers && w * p->nb < s->B; w++) {
+        const real *dw = wino_slot_of(scratch, p, s, w).dU;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < len; i++)
+            d0[i] += dw[i];
+    }
+}
+
+void OPS_NAME(conv_winograd_backward)(real *dx, real *dw, const real *dy, const real *x, const real *w,
+                                      const ops_conv_shape *s, real *scratch)
+{
+    wino_plan p = wino_plan_of(s);
+    size_t oc = (size_t)s->O * s->C;
+    if (dx)
+        wino_filter_transform(scratch, w, oc, &p);
+    wino_pass P = {s, &p, x, w, NULL, dy, scratch, NULL, dx, dw != NULL};
+    wino_chunks(&P, scratch, 1);
+    if (!dw)
+        return;
+    wino_sum_slots(scratch, &p, s);
+    wino_filter_grad(dw, wino_slot_of(scratch, &p, s, 0).dU, oc, &p);
+}
