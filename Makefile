@@ -122,10 +122,11 @@ valgrind:
 	$(MAKE) BUILD=$(VALGRIND_BUILD) OPT="-O1" $(VALGRIND_BUILD)/sara
 	scripts/valgrind-check.sh $(VALGRIND_BUILD)/sara
 
+# The sanitizer run goes last so the closing line is the suite's "N passed, N failed".
 check:
 	$(MAKE) test
-	$(MAKE) asan
 	$(MAKE) fuzz-run FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
+	$(MAKE) asan
 
 # The CLI bad-input and fault tests append their rows when SARA_ROBUSTNESS_ROWS names a file.
 robustness-doc: $(BUILD)/sara_tests $(BUILD)/sara
