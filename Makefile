@@ -10,10 +10,12 @@
 #   make fuzz-run   runs each for FUZZ_SECONDS (60) from the committed corpus fuzz/corpus/<target>/
 #   make fuzz-corpus  regenerates the committed seed corpus (fuzz/gen_corpus.c)
 #   make valgrind   a short train + sample + merge under valgrind memcheck (scripts/valgrind-check.sh)
-#   make check      test + asan + fuzz-run with CHECK_FUZZ_SECONDS (30) per target: the full CI gate
+#   make check      test + fuzz-run (CHECK_FUZZ_SECONDS, 30, per target) + asan: the CI gate
 #   make robustness-doc  regenerates docs/ROBUSTNESS.md from the bad-input and fault tests
 #   make clean
 CC      ?= cc
+# Recursive makes (asan, fuzz, check) must not print "Leaving directory" after the suite's last line.
+MAKEFLAGS += --no-print-directory
 BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?=
