@@ -10,7 +10,7 @@
 #   make fuzz-run   runs each for FUZZ_SECONDS (60) from the committed corpus fuzz/corpus/<target>/
 #   make fuzz-corpus  regenerates the committed seed corpus (fuzz/gen_corpus.c)
 #   make valgrind   a short train + sample + merge under valgrind memcheck (scripts/valgrind-check.sh)
-#   make check      test + fuzz-run (CHECK_FUZZ_SECONDS, 30, per target) + asan: the CI gate
+#   make check      test + fuzz-run (CHECK_FUZZ_SECONDS, 60, per target) + asan: the CI gate
 #   make robustness-doc  regenerates docs/ROBUSTNESS.md from the bad-input and fault tests
 #   make clean
 CC      ?= cc
@@ -118,7 +118,7 @@ fuzz-corpus: $(BUILD)/gen_corpus
 
 # ---- the rest of the robustness work (docs/ROBUSTNESS.md) -----------------------------------
 VALGRIND_BUILD ?= build-valgrind
-CHECK_FUZZ_SECONDS ?= 30
+CHECK_FUZZ_SECONDS ?= 60
 
 valgrind:
 	$(MAKE) BUILD=$(VALGRIND_BUILD) OPT="-O1" $(VALGRIND_BUILD)/sara

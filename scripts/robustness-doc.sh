@@ -21,7 +21,7 @@ tool that reads files from the internet must not crash on them. What is checked,
 | unit + CLI tests | `make test` | the suite, including every case below and a replay of the whole fuzz corpus |
 | sanitizers | `make asan` | the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer (the CLI too, so every case below runs sanitized) |
 | fuzzing | `make fuzz-run FUZZ_SECONDS=60` | six libFuzzer targets (clang, ASan + UBSan), each for the given time, from the committed corpus |
-| all three | `make check` | `test`, `asan`, then `fuzz-run` at `CHECK_FUZZ_SECONDS` (30) per target |
+| all three | `make check` (the CI command) | `test`, `fuzz-run` at `CHECK_FUZZ_SECONDS` (60) per target, then `asan` |
 | memcheck | `make valgrind` | train (full, resumed, LoRA, SaRA), sample, merge and inspect under valgrind; any error or leak fails |
 
 Exit statuses of `sara`: 0 success, 1 an error (one line `sara: <file>: <problem>` on stderr),

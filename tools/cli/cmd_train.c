@@ -39,7 +39,7 @@ typedef struct {
     int64_t steps, warmup, seed, save_every;
     double lora_alpha;
     double lr, max_grad_norm, weight_decay, beta1, beta2, adam_eps, ema_decay, label_dropout, guidance;
-    int resume;
+    int resume, random_crop;
 } train_args;
 
 #define R(field, type, name, def, help) OPT_ROW(train_args, field, type, name, def, help)
@@ -51,6 +51,7 @@ static const opt_spec train_specs[] = {
     R(data, OPT_STRING, "data", FASHION_MNIST, "'fashion-mnist' or an image folder (class folders, metadata.jsonl, .txt)"),
     R(data_dir, OPT_STRING, "data-dir", NULL, "where the Fashion-MNIST idx files are (default: found automatically)"),
     R(limit, OPT_INT, "limit", "0", "use only the first N images (0: all)"),
+    R(random_crop, OPT_FLAG, "random-crop", NULL, "image folders: a seeded random square crop per image instead of the center"),
     R(method, OPT_STRING, "method", "full", "fine-tuning method: full, lora, sara or selective (SaRA's mask, dense gradients)"),
     R(lora_rank, OPT_INT, "lora-rank", "8", "LoRA rank r"),
     R(lora_alpha, OPT_DOUBLE, "lora-alpha", "8", "LoRA alpha (the branch is scaled by alpha / r)"),
@@ -211,7 +212,7 @@ static sara_status load_data(const train_args *a, const unet_config *c, const mo
     int fixed = a->init && mi->num_classes > 0 ? mi->num_classes : 0;
     for (int i = 0; i < fixed; i++)
         names[i] = mi->class_names[i];
-    SARA_TRY(dataset_load_folder(d, a->data, c->sample_size, c->in_channels, 0, (uint64_t)a->seed,
+    SARA_TRY(dataset_load_folder(d, a->data, c->sample_size, c->in_channels, a->random_crop, (uint64_t)a->seed,
                                  fixed ? names : NULL, fixed));
     if (a->limit > 0 && a->limit < d->count)
         d->count = a->limit;
