@@ -68,6 +68,8 @@ const char *test_tmpdir(void);
     } while (0)
 
 int test_contains(const char *haystack, const char *needle);
+/* 1 if both files exist and hold the same bytes. */
+int test_same_file(const char *a, const char *b);
 
 /* |got-want| <= atol + rtol*|want| elementwise; prints the worst element and returns 0 on failure. */
 int test_allclose_f32(const char *what, const float *got, const float *want, size_t n, double atol, double rtol);

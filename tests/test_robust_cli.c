@@ -124,22 +124,6 @@ static int write_text(const char *path, const char *text)
     return fclose(fp) == 0;
 }
 
-static int same_file(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        same = ca == cb;
-        if (ca == EOF || cb == EOF)
-            break;
-    }
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return same;
-}
 
 static int copy_file(const char *src, const char *dst)
 {
@@ -294,7 +278,7 @@ TEST(robust_cli_kill9_and_sigint_then_resume_are_bit_identical)
     snprintf(args + strlen(args), sizeof args - strlen(args), " --resume");
     o = run_sara(args, log);
     CHECK_MSG(o.code == 0, "resume after kill -9 failed (see %s)", log);
-    CHECK_MSG(same_file(tmp("killed/model/diffusion_pytorch_model.safetensors"), want),
+    CHECK_MSG(test_same_file(tmp("killed/model/diffusion_pytorch_model.safetensors"), want),
               "the resumed model differs from the uninterrupted one");
     CHECK(count_lines(tmp("killed/metrics.jsonl")) == atoi(LONG_STEPS));
     robust_doc_row("fault", "`kill -9` during `sara train` (after the first checkpoints), then the same command with "
@@ -323,7 +307,7 @@ TEST(robust_cli_kill9_and_sigint_then_resume_are_bit_identical)
             "continue with --resume` (a second Ctrl-C kills at once)");
     snprintf(args + strlen(args), sizeof args - strlen(args), " --resume");
     CHECK_MSG(run_sara(args, log).code == 0, "resume after SIGINT failed (see %s)", log);
-    CHECK_MSG(same_file(tmp("interrupted/model/diffusion_pytorch_model.safetensors"), want),
+    CHECK_MSG(test_same_file(tmp("interrupted/model/diffusion_pytorch_model.safetensors"), want),
               "the model resumed after SIGINT differs from the uninterrupted one");
     robust_doc_row("fault", "`--resume` after SIGINT", "0", "the finished model is byte-identical to an uninterrupted run's");
 }
@@ -348,7 +332,7 @@ static void check_disk_full(const char *out, long fsize_limit, const char *what,
     const char *err = error_line(log, &n_err);
     CHECK_MSG(o.code == 1 && n_err == 1, "%s: %s, %d error lines (see %s)", what, status_text(o), n_err, log);
     CHECK_MSG(test_contains(err, "checkpoint-00000004.safetensors") && test_contains(err, want_errno), "%s", err);
-    CHECK_MSG(same_file(ck2, saved), "%s: the previous checkpoint changed", what);
+    CHECK_MSG(test_same_file(ck2, saved), "%s: the previous checkpoint changed", what);
     snprintf(line, sizeof line, "%s/checkpoints", out);
     CHECK_MSG(!count_temporaries(line), "%s: a temporary file was left in %s", what, line);
     robust_doc_row("fault", what, "1", err);

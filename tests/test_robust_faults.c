@@ -100,22 +100,6 @@ static sara_status run(const char *out_dir, int64_t steps, int resume, hook *h, 
     return s;
 }
 
-static int same_file(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        same = ca == cb;
-        if (ca == EOF || cb == EOF)
-            break;
-    }
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return same;
-}
 
 static const char *path_in(const char *dir, const char *rel)
 {
@@ -178,20 +162,20 @@ TEST(robust_disk_full_keeps_the_previous_checkpoint)
     CHECK_ERR(run(out, 6, 0, &h, 10), SARA_ERR_IO, "checkpoint-00000004.safetensors: write failed: No space left");
     doc("the disk fills 100 kB into a checkpoint (write fault injected in atomic_file)", SARA_ERR_IO,
         sara_last_error());
-    CHECK(same_file(path_in(out, "checkpoints/checkpoint-00000002.safetensors"),
+    CHECK(test_same_file(path_in(out, "checkpoints/checkpoint-00000002.safetensors"),
                     path_in(ref, "checkpoints/checkpoint-00000002.safetensors")));
     CHECK(access(path_in(out, "checkpoints/checkpoint-00000004.safetensors"), F_OK) != 0);
     CHECK_MSG(count_files(path_in(out, "checkpoints"), ".tmp.") == 0, "a temporary file was left behind");
     /* Then the run resumes from step 2 and ends where the reference ends, bit for bit. */
     CHECK_OK(run(out, 6, 1, NULL, 10));
-    CHECK(same_file(path_in(out, "model/diffusion_pytorch_model.safetensors"),
+    CHECK(test_same_file(path_in(out, "model/diffusion_pytorch_model.safetensors"),
                     path_in(ref, "model/diffusion_pytorch_model.safetensors")));
 
     /* The exported model cannot be written (after the last checkpoint): same contract. */
     snprintf(out, sizeof out, "%s/export", test_tmpdir());
     hook e = {.at_step = 2, .act = ACT_FAULT, .fault_bytes = 5000};
     CHECK_ERR(run(out, 2, 0, &e, 10), SARA_ERR_IO, "diffusion_pytorch_model.safetensors: write failed");
-    CHECK(same_file(path_in(out, "checkpoints/checkpoint-00000002.safetensors"),
+    CHECK(test_same_file(path_in(out, "checkpoints/checkpoint-00000002.safetensors"),
                     path_in(ref, "checkpoints/checkpoint-00000002.safetensors")));
     CHECK(count_files(path_in(out, "model"), ".tmp.") == 0);
     doc("the disk fills while the final model is exported", SARA_ERR_IO, sara_last_error());
@@ -215,7 +199,7 @@ TEST(robust_nan_weight_is_named_and_stops_the_run)
               "%d skipped, first: %s", h.skipped, h.nonfinite);
     /* The periodic checkpoint due at step 4 fell on a skipped step: not written; step 2's is the good one. */
     CHECK(access(path_in(out, "checkpoints/checkpoint-00000004.safetensors"), F_OK) != 0);
-    CHECK(same_file(path_in(out, "checkpoints/checkpoint-00000002.safetensors"),
+    CHECK(test_same_file(path_in(out, "checkpoints/checkpoint-00000002.safetensors"),
                     path_in(ref, "checkpoints/checkpoint-00000002.safetensors")));
     CHECK(access(path_in(out, "model"), F_OK) != 0); /* nothing exported */
     /* The log has every step, the skipped ones with the diagnosis and a null loss. */
@@ -261,7 +245,7 @@ TEST(robust_stop_flag_checkpoints_then_resumes_bit_exactly)
     CHECK(access(path_in(out, "checkpoints/checkpoint-00000003.safetensors"), F_OK) == 0);
     CHECK(access(path_in(out, "model"), F_OK) != 0);
     CHECK_OK(run(out, 6, 1, NULL, 10));
-    CHECK(same_file(path_in(out, "model/diffusion_pytorch_model.safetensors"),
+    CHECK(test_same_file(path_in(out, "model/diffusion_pytorch_model.safetensors"),
                     path_in(ref, "model/diffusion_pytorch_model.safetensors")));
     CHECK(count_lines(path_in(out, "metrics.jsonl")) == 6);
 }

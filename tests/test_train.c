@@ -31,23 +31,6 @@ static void synthetic_dataset(sara_dataset *d, float *images, int64_t *labels)
         labels[i] = i % SYN_CLASSES;
 }
 
-/* Whole-file byte comparison. */
-static int same_file(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        same = ca == cb;
-        if (ca == EOF || cb == EOF)
-            break;
-    }
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return same;
-}
 
 /* Trains a fresh tiny model (loaded from the fixture, as `sara train --init` does) for `steps`
  * in out_dir; resume continues from its newest checkpoint. Returns the final weights (malloc'd). */
@@ -112,15 +95,15 @@ static void check_resume(const char *method, int64_t progressive_iter)
     CHECK_MSG(!memcmp(w1, w2, n1 * sizeof(float)), "%s: resumed weights differ from the uninterrupted run", method);
     snprintf(a, sizeof a, "%s/checkpoints/checkpoint-00000006.safetensors", straight);
     snprintf(b, sizeof b, "%s/checkpoints/checkpoint-00000006.safetensors", resumed);
-    CHECK_MSG(same_file(a, b), "%s: final checkpoints differ (optimizer or method state)", method);
+    CHECK_MSG(test_same_file(a, b), "%s: final checkpoints differ (optimizer or method state)", method);
     /* the exported model (the EMA's, when EMA is on) */
     snprintf(a, sizeof a, "%s/model/diffusion_pytorch_model.safetensors", straight);
     snprintf(b, sizeof b, "%s/model/diffusion_pytorch_model.safetensors", resumed);
-    CHECK_MSG(same_file(a, b), "%s: exported models differ", method);
+    CHECK_MSG(test_same_file(a, b), "%s: exported models differ", method);
     if (strcmp(method, "full")) {
         snprintf(a, sizeof a, "%s/adapter.safetensors", straight);
         snprintf(b, sizeof b, "%s/adapter.safetensors", resumed);
-        CHECK_MSG(same_file(a, b), "%s: adapters differ", method);
+        CHECK_MSG(test_same_file(a, b), "%s: adapters differ", method);
     }
     if (!strcmp(method, "sara") || !strcmp(method, "selective")) {
         /* the log carries |M0|, |M1| and the low-rank term, and reads like one run */

@@ -17,6 +17,7 @@
 
 #include "core/rng.h"
 #include "core/status.h"
+#include "core/text_file.h"
 #include "data/dataset.h"
 #include "data/dataset_priv.h"
 #include "data/image.h"
@@ -163,28 +164,10 @@ static void names_free(char **names, int n)
     free(names);
 }
 
-/* Reads a small text file whole, NUL-terminated. */
+/* Reads a caption file whole, NUL-terminated. */
 static sara_status text_read(const char *path, char **out)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return sara_fail(SARA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = malloc(CAPTION_MAX_BYTES + 1);
-    if (!buf) {
-        fclose(fp);
-        return sara_fail(SARA_ERR_NOMEM, "%s: out of memory", path);
-    }
-    size_t n = fread(buf, 1, CAPTION_MAX_BYTES + 1, fp);
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad || n > CAPTION_MAX_BYTES) {
-        free(buf);
-        return sara_fail(bad ? SARA_ERR_IO : SARA_ERR_FORMAT, "%s: %s", path,
-                         bad ? "read failed" : "caption longer than 1 MiB");
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return SARA_OK;
+    return text_file_read(path, CAPTION_MAX_BYTES, "caption file", out, NULL);
 }
 
 /* ---- layout 1: metadata.jsonl ---------------------------------------------------------------- */

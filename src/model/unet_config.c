@@ -14,6 +14,7 @@
 
 #include "core/atomic_file.h"
 #include "core/status.h"
+#include "core/text_file.h"
 
 /* A config.json is a few hundred bytes; anything past this is not one. */
 #define UNET_CONFIG_MAX_BYTES (1 << 20)
@@ -327,28 +328,11 @@ sara_status unet_config_parse(unet_config *c, const char *json, const char *orig
 
 sara_status unet_config_load(unet_config *c, const char *path)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return sara_fail(SARA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *text = malloc(UNET_CONFIG_MAX_BYTES + 1);
-    if (!text) {
-        fclose(fp);
-        return sara_fail(SARA_ERR_NOMEM, "%s: out of memory", path);
-    }
-    size_t n = fread(text, 1, UNET_CONFIG_MAX_BYTES + 1, fp);
-    int err = ferror(fp);
-    fclose(fp);
-    sara_status s = SARA_OK;
-    if (err)
-        s = sara_fail(SARA_ERR_IO, "%s: read failed", path);
-    else if (n > UNET_CONFIG_MAX_BYTES)
-        s = sara_fail(SARA_ERR_FORMAT, "%s: larger than %d bytes, not a config.json", path, UNET_CONFIG_MAX_BYTES);
-    else if (memchr(text, '\0', n))
-        s = sara_fail(SARA_ERR_FORMAT, "%s: contains a NUL byte, not a config.json", path);
-    if (s == SARA_OK) {
-        text[n] = '\0';
-        s = unet_config_parse(c, text, path);
-    }
+    char *text = NULL;
+    size_t n = 0;
+    SARA_TRY(text_file_read(path, UNET_CONFIG_MAX_BYTES, "config.json", &text, &n));
+    sara_status s = memchr(text, '\0', n) ? sara_fail(SARA_ERR_FORMAT, "%s: contains a NUL byte, not a config.json", path)
+                                          : unet_config_parse(c, text, path);
     free(text);
     return s;
 }

@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/atomic_file.h"
 #include "core/status.h"
+#include "core/text_file.h"
 
 void model_info_default(model_info *mi, const unet_config *c)
 {
@@ -26,28 +28,6 @@ void model_info_default(model_info *mi, const unet_config *c)
         snprintf(mi->class_names[i], MODEL_INFO_NAME_MAX, "class %d", i);
 }
 
-static char *read_text(const char *path, sara_status *s)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        *s = errno == ENOENT ? SARA_ERR_MISSING : sara_fail(SARA_ERR_IO, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!text || fread(text, 1, (size_t)n, fp) != (size_t)n) {
-        free(text);
-        fclose(fp);
-        *s = sara_fail(SARA_ERR_IO, "%s: cannot read", path);
-        return NULL;
-    }
-    fclose(fp);
-    text[n] = '\0';
-    *s = SARA_OK;
-    return text;
-}
 
 static sara_status parse(model_info *mi, const cJSON *root, const char *path)
 {
@@ -101,11 +81,10 @@ sara_status model_info_load(model_info *mi, const char *dir, const unet_config *
     sara_status s;
     model_info_default(mi, c);
     snprintf(path, sizeof path, "%s/" MODEL_INFO_FILE, dir);
-    char *text = read_text(path, &s);
-    if (s == SARA_ERR_MISSING)
-        return SARA_OK;
-    if (s != SARA_OK)
-        return s;
+    char *text = NULL;
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return SARA_OK; /* a plain diffusers folder: the defaults */
+    SARA_TRY(text_file_read(path, MODEL_INFO_MAX_BYTES, MODEL_INFO_FILE, &text, NULL));
     cJSON *root = cJSON_Parse(text);
     free(text);
     if (!root)

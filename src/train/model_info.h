@@ -13,6 +13,7 @@
 #define MODEL_INFO_FILE "sara.json"
 #define MODEL_INFO_MAX_CLASSES 1024
 #define MODEL_INFO_NAME_MAX 64
+#define MODEL_INFO_MAX_BYTES (1 << 20) /* sara.json: class names and a few numbers */
 
 typedef struct {
     beta_schedule_kind beta_schedule;

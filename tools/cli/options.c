@@ -10,6 +10,10 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "core/text_file.h"
+
+/* A --config file holds a few dozen options. */
+#define OPTIONS_FILE_MAX_BYTES (1 << 20)
 
 static void *field(void *base, const opt_spec *s) { return (char *)base + s->offset; }
 
@@ -94,23 +98,11 @@ static int config_doc_keep(cJSON *root)
 /* A --config file: a JSON object whose keys are option names (underscores or dashes). */
 static int apply_config_file(const opt_table *t, void *out, const char *path)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        fprintf(stderr, "sara: %s: cannot open config file: %s\n", path, strerror(errno));
+    char *text = NULL;
+    if (text_file_read(path, OPTIONS_FILE_MAX_BYTES, "JSON options file", &text, NULL) != SARA_OK) {
+        fprintf(stderr, "sara: %s\n", sara_last_error());
         return -1;
     }
-    fseek(fp, 0, SEEK_END);
-    long size = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *text = size >= 0 ? malloc((size_t)size + 1) : NULL;
-    size_t got = text ? fread(text, 1, (size_t)size, fp) : 0;
-    fclose(fp);
-    if (!text || got != (size_t)size) {
-        free(text);
-        fprintf(stderr, "sara: %s: cannot read config file\n", path);
-        return -1;
-    }
-    text[size] = '\0';
     cJSON *root = cJSON_Parse(text);
     free(text);
     if (!cJSON_IsObject(root)) {
