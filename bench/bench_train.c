@@ -33,8 +33,9 @@
 #include "peft/sara.h"
 #include "train/train.h"
 
+#include "bench_common.h"
+
 #define BENCH_IMAGES 256       /* synthetic dataset size: enough for distinct batches */
-#define BENCH_CLASSES 10
 #define INIT_SEED 1            /* the model's random init; the wgrad model repeats it, so masks agree */
 #define DATA_SEED 7
 #define WGRAD_SEED 11          /* inputs of the weight-gradient timing */
@@ -43,25 +44,6 @@
 #define MIB (1024.0 * 1024.0)
 #define PROGRESSIVE_UNSET INT64_MIN
 
-/* The reference configuration of the engine issue: 32×32×1, (64, 128, 128), two layers per
- * block, attention at the 8×8 level, 10 classes. bench/torch_train.py builds the same. */
-static void reference_config(unet_config *c)
-{
-    unet_config_default(c);
-    c->sample_size = 32;
-    c->in_channels = c->out_channels = 1;
-    c->num_blocks = 3;
-    int ch[3] = {64, 128, 128};
-    for (int i = 0; i < 3; i++) {
-        c->block_out_channels[i] = ch[i];
-        c->down_attn[i] = i == 2;
-        c->up_attn[i] = i == 0;
-    }
-    c->layers_per_block = 2;
-    c->norm_num_groups = 32;
-    c->attention_head_dim = 32;
-    c->num_class_embeds = BENCH_CLASSES;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* options */
