@@ -178,6 +178,25 @@ static int tiered_ok(const tiered_check *c, const char *what)
     return 1;
 }
 
+/* Every parameter against the fixture's `<prefix><name>` tensors, in the two tiers above. */
+static int weights_match(const st_file *f, const param_table *p, const char *prefix, double tight, double loose,
+                         const char *what)
+{
+    tiered_check c = {0};
+    for (int i = 0; i < p->count; i++) {
+        char key[PARAM_NAME_MAX + 8];
+        snprintf(key, sizeof key, "%s%s", prefix, p->entries[i].name);
+        float *w = fixture_f32(f, key, NULL);
+        if (!w) {
+            fprintf(stderr, "    fixture lacks %s\n", key);
+            return 0;
+        }
+        tiered_compare(&c, key, params_ptr(p, i), w, p->entries[i].numel, tight, loose);
+        free(w);
+    }
+    return tiered_ok(&c, what);
+}
+
 TEST(unet_ten_adamw_steps_match_pytorch)
 {
     unet *m = NULL;
@@ -221,36 +240,15 @@ TEST(unet_ten_adamw_steps_match_pytorch)
         double norm = sqrt(meth->grad_sum_squares(meth));
         meth->scale_grad(meth, (float)clip_factor(norm, 1.0));
         meth->step(meth, s + 1, 1e-3);
-        if (s == 0) {
-            tiered_check c = {0};
-            for (int i = 0; i < p->count && ok; i++) {
-                char key[PARAM_NAME_MAX + 8];
-                snprintf(key, sizeof key, "step1.%s", p->entries[i].name);
-                float *w = fixture_f32(f, key, NULL);
-                ok = w != NULL;
-                if (w)
-                    tiered_compare(&c, key, params_ptr(p, i), w, p->entries[i].numel, 1e-6, 2e-3);
-                free(w);
-            }
-            ok = ok && tiered_ok(&c, "after step 1");
-        }
+        if (s == 0)
+            ok = ok && weights_match(f, p, "step1.", 1e-6, 2e-3, "after step 1");
     }
     for (int s = 0; s < steps && ok; s++)
         if (fabs(losses[s] - loss_want[s]) > 1e-4 * fabs(loss_want[s])) {
             fprintf(stderr, "    loss[%d] %.9g want %.9g\n", s, losses[s], loss_want[s]);
             ok = 0;
         }
-    tiered_check c = {0};
-    for (int i = 0; i < p->count && ok; i++) {
-        char key[PARAM_NAME_MAX + 8];
-        snprintf(key, sizeof key, "final.%s", p->entries[i].name);
-        float *w = fixture_f32(f, key, NULL);
-        ok = w != NULL;
-        if (w)
-            tiered_compare(&c, key, params_ptr(p, i), w, p->entries[i].numel, 1e-4, 1e-2);
-        free(w);
-    }
-    ok = ok && tiered_ok(&c, "after step 10");
+    ok = ok && weights_match(f, p, "final.", 1e-4, 1e-2, "after step 10");
     method_free(meth);
     schedule_free(&sched);
     free(x0);
