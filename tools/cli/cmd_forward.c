@@ -161,12 +161,9 @@ static sara_status run(const forward_args *a)
 int cmd_forward(int argc, char **argv)
 {
     forward_args a;
-    memset(&a, 0, sizeof a);
-    const char *pos[1];
-    int npos;
-    int r = opts_parse(&forward_table, &a, argc, argv, pos, &npos);
-    if (r)
-        return r > 0 ? 0 : 2;
+    int r = opts_parse_command(&forward_table, &a, sizeof a, argc, argv);
+    if (r >= 0)
+        return r;
     sara_set_threads(a.threads);
     sara_status s = run(&a);
     return s == SARA_OK ? 0 : cli_fail(s);

@@ -78,12 +78,9 @@ static sara_status run(const merge_args *a)
 int cmd_merge(int argc, char **argv)
 {
     merge_args a;
-    memset(&a, 0, sizeof a);
-    const char *pos[1];
-    int npos;
-    int r = opts_parse(&merge_table, &a, argc, argv, pos, &npos);
-    if (r)
-        return r > 0 ? 0 : 2;
+    int r = opts_parse_command(&merge_table, &a, sizeof a, argc, argv);
+    if (r >= 0)
+        return r;
     sara_set_threads(a.threads);
     sara_status s = run(&a);
     return s == SARA_OK ? 0 : cli_fail(s);

@@ -319,12 +319,9 @@ static sara_status run(const train_args *a, const char *config_json)
 int cmd_train(int argc, char **argv)
 {
     train_args a;
-    memset(&a, 0, sizeof a);
-    const char *pos[1];
-    int npos;
-    int r = opts_parse(&train_table, &a, argc, argv, pos, &npos);
-    if (r)
-        return r > 0 ? 0 : 2;
+    int r = opts_parse_command(&train_table, &a, sizeof a, argc, argv);
+    if (r >= 0)
+        return r;
     sara_set_threads(a.threads);
     if (a.lr == 0) /* the method's default, resolved before the configuration is printed and saved */
         a.lr = strcmp(a.method, "sara") && strcmp(a.method, "selective") ? DENSE_DEFAULT_LR : sara_default_lr(a.threshold);

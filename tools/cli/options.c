@@ -218,6 +218,15 @@ int opts_parse(const opt_table *t, void *out, int argc, char **argv, const char 
     return 0;
 }
 
+int opts_parse_command(const opt_table *t, void *out, size_t out_size, int argc, char **argv)
+{
+    const char *pos[1];
+    int npos;
+    memset(out, 0, out_size);
+    int r = opts_parse(t, out, argc, argv, pos, &npos);
+    return r == 0 ? -1 : r > 0 ? 0 : 2;
+}
+
 void opts_print_help(const opt_table *t)
 {
     printf("%s\n\nusage: %s\n\noptions:\n", t->summary, t->usage);

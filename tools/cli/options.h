@@ -38,6 +38,9 @@ typedef struct {
 /* Parses argv (argv[0] is the subcommand). Positional arguments go to positional[] (count in
  * *n_positional). Returns 0 on success, 1 if --help was printed, -1 on error (message printed). */
 int opts_parse(const opt_table *t, void *out, int argc, char **argv, const char **positional, int *n_positional);
+/* The usual subcommand start for a table without positional arguments: zeroes `out`, parses, and
+ * returns -1 to go on, or the exit code to return now (0 after --help, 2 on a usage error). */
+int opts_parse_command(const opt_table *t, void *out, size_t out_size, int argc, char **argv);
 void opts_print_help(const opt_table *t);
 /* The effective configuration as a JSON object (caller frees). */
 char *opts_to_json(const opt_table *t, const void *in);
