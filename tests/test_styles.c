@@ -298,7 +298,8 @@ TEST(styles_folder_loads_with_fashion_mnist_classes)
 
 /* `sara styles` end to end on the installed dataset: the folder it writes loads with the class
  * captions, and every styled garment sits where the base model saw the plain one
- * (dataset_load_fashion_mnist padded to 32): its ink is within STYLES_MAX_SPREAD of that image. */
+ * (dataset_load_fashion_mnist padded to 32): its ink is within STYLES_MAX_SPREAD of that image,
+ * and its pixels are styles_apply of that image's centre with its split index as the seed. */
 TEST(styles_cli_writes_a_loadable_set)
 {
     if (access(FASHION_MNIST_DEFAULT_DIR "/t10k-images-idx3-ubyte.gz", R_OK) != 0) {
@@ -336,6 +337,14 @@ TEST(styles_cli_writes_a_loadable_set)
                     }
                 ok = found;
             }
+        /* And the pixels are exactly the style of the plain garment (its 28×28 centre). */
+        uint8_t plain28[FIX_PIXELS], styled28[FIX_PIXELS];
+        const int off = (PAD_TO - FIX_SIDE) / 2;
+        for (int p = 0; p < FIX_PIXELS; p++)
+            plain28[p] = (uint8_t)lroundf((b[(p / FIX_SIDE + off) * PAD_TO + p % FIX_SIDE + off] + 1.0f) * 127.5f);
+        ok = ok && styles_apply(styles_find("fire"), plain28, FIX_SIDE, FIX_SIDE, (uint64_t)i, styled28) == SARA_OK;
+        for (int p = 0; ok && p < FIX_PIXELS; p++)
+            ok = a[(p / FIX_SIDE + off) * PAD_TO + p % FIX_SIDE + off] == styled28[p] / 127.5f - 1.0f;
         j++;
     }
     dataset_free(&d);
