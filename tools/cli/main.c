@@ -18,6 +18,7 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "show the tensors, shapes, dtypes and metadata of a safetensors file or model folder"},
     {"forward", cmd_forward, "run the model on tensors from a file (and its backward when grad_output is given)"},
     {"merge", cmd_merge, "fold SaRA or LoRA adapters into a base model folder"},
+    {"classifier", cmd_classifier, "train or test the Fashion-MNIST classifier (FID features, class judge)"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
