@@ -85,6 +85,17 @@ void OPS_NAME(add_channel_bias_forward)(OPS_REAL *h, const OPS_REAL *t, int B, i
 /* dt (B, C) += Σ_hw dh. */
 void OPS_NAME(add_channel_bias_backward)(OPS_REAL *dt, const OPS_REAL *dh, int B, int C, int HW);
 
+/* ---- global average pooling: y (B, C) = mean over HW of x (B, C, HW); dx (B, C, HW) += dy / HW. ---- */
+void OPS_NAME(global_avgpool_forward)(OPS_REAL *y, const OPS_REAL *x, int B, int C, int HW);
+void OPS_NAME(global_avgpool_backward)(OPS_REAL *dx, const OPS_REAL *dy, int B, int C, int HW);
+
+/* ---- softmax cross-entropy, mean over N rows: returns −(1/N) Σ_n log softmax(logits_n)[labels_n]
+ * for logits (N, K), labels (N) in [0, K); saves probs (N, K). ---- */
+OPS_REAL OPS_NAME(softmax_xent_forward)(OPS_REAL *probs, const OPS_REAL *logits, const int64_t *labels, int N, int K);
+/* dlogits (N, K) += dloss · (probs − onehot(labels)) / N. */
+void OPS_NAME(softmax_xent_backward)(OPS_REAL *dlogits, const OPS_REAL *probs, const int64_t *labels, int N, int K,
+                                     OPS_REAL dloss);
+
 /* ---- elementwise helpers over n ---- */
 void OPS_NAME(ops_add)(OPS_REAL *y, const OPS_REAL *a, const OPS_REAL *b, int64_t n);   /* y = a + b */
 void OPS_NAME(ops_accumulate)(OPS_REAL *y, const OPS_REAL *x, int64_t n);             /* y += x */
