@@ -281,8 +281,9 @@ sara_status unet_create(unet **out, const unet_config *cfg)
     build_conv(m, "conv_out", h, cfg->out_channels, 3, 1, 1, 1, 1, 1);
 
     for (int i = 0; i < m->n_bufs; i++)
-        m->last_use[i] = -1;
+        m->last_use[i] = m->producer[i] = -1;
     for (int j = 0; j < m->n_layers; j++) {
+        m->producer[m->layers[j].out] = j;
         m->last_use[m->layers[j].in] = j;
         if (m->layers[j].kind == L_CONCAT)
             m->last_use[m->layers[j].in2] = j;
@@ -560,6 +561,23 @@ static int span_finite(const float *p, int64_t n)
     return 1;
 }
 
+/* Outputs of skip concatenations and upsampling are copies that backward re-forms (rebuild) in
+ * less time than a memory pass costs: a training forward does not keep them either. */
+static int rebuildable(const unet *m, int id)
+{
+    int p = m->producer[id];
+    return p >= 0 && (m->layers[p].kind == L_CONCAT || m->layers[p].kind == L_UPSAMPLE);
+}
+
+/* After layer i: gives buffer id back if layer i was its last reader and it is not kept. */
+static void drop_if_done(unet *m, int id, int i)
+{
+    if (m->last_use[id] != i || (m->keep && !rebuildable(m, id)))
+        return;
+    give(&m->mem, m->bufs[id].data);
+    m->bufs[id].data = NULL;
+}
+
 /* The forward pass from m->in_x / in_t / in_labels. With `bad`, stops at the first non-finite
  * value (input batch, time embedding or a layer output, in that order) and says where. */
 static void run_forward(unet *m, int B, int *bad)
@@ -591,12 +609,9 @@ static void run_forward(unet *m, int B, int *bad)
             *bad = i;
             return;
         }
-        if (m->keep)
-            continue;
-        if (m->last_use[L->in] == i) /* an inference forward gives each output back after its last reader */
-            give(a, m->bufs[L->in].data);
-        if (L->kind == L_CONCAT && m->last_use[L->in2] == i)
-            give(a, m->bufs[L->in2].data);
+        drop_if_done(m, L->in, i);
+        if (L->kind == L_CONCAT)
+            drop_if_done(m, L->in2, i);
     }
 }
 
@@ -689,8 +704,27 @@ static void attention_bwd(unet *m, layer *L, int B, const float *x, const float 
         give(g, done[i]);
 }
 
+/* Buffer id again, if the forward did not keep it (rebuildable): its producer's forward re-run,
+ * the same bits. It is given back with the producer's backward, like a kept buffer. */
+static void rebuild(unet *m, int id, int B)
+{
+    if (m->bufs[id].data)
+        return;
+    layer *P = &m->layers[m->producer[id]];
+    rebuild(m, P->in, B);
+    if (P->kind == L_CONCAT)
+        rebuild(m, P->in2, B);
+    int tag = m->mem.tag;
+    m->mem.tag = POOL_ACT;
+    m->bufs[id].data = take(&m->mem, buf_numel(m, id, B));
+    m->mem.tag = tag;
+    layer_forward(m, P, B);
+}
+
 static void layer_backward(unet *m, layer *L, int B, const ops_sink *sinks)
 {
+    if (L->kind != L_CONCAT && L->kind != L_UPSAMPLE) /* the layers whose backward reads x */
+        rebuild(m, L->in, B);
     const float *x = m->bufs[L->in].data;
     float *dy = m->bufs[L->out].grad;
     float *dx = grad_of(m, L->in, B);

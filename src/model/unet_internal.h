@@ -98,6 +98,7 @@ struct unet {
     int B;                     /* batch of the last forward */
     int saved;                 /* 1: the last forward kept its activations and backward has not run */
     int last_use[UNET_MAX_BUFS]; /* the last layer that reads each buffer (-1: the model output) */
+    int producer[UNET_MAX_BUFS]; /* the layer that writes each buffer (-1: the input batch) */
     /* time embedding activations, (B, C0) then (B, temb_dim) */
     float *tsin, *e1, *e1a, *emb, *emb_act;
     float *demb_act;           /* (B, temb_dim) gradient, accumulated by every ResNet block */
