@@ -5,8 +5,9 @@
  * buffer comes from one arena (unet_pool.c) whose size is found by running the very same layer
  * code once in "planning" mode (no data, sizes only), so the plan cannot drift from the code.
  * Buffers are given back as soon as nothing reads them: an inference forward keeps only the skip
- * connections and the current layer's buffers; a training forward keeps every layer output and
- * the norms' statistics, and backward re-forms GroupNorm+SiLU outputs instead of keeping them. */
+ * connections and the current layer's buffers; a training forward keeps the layer outputs (but
+ * copies: concatenation, upsampling), the norms' statistics and each ResNet block's h, and
+ * backward re-forms what it did not keep (same kernels, same bits). */
 #include "model/unet_internal.h"
 
 #include <math.h>
@@ -801,6 +802,7 @@ static void run_backward(unet *m, int B, const float *dout, const ops_sink *sink
 /* Runs pass `mode` at batch B in planning mode: the arena size it needs is mem.peak. */
 static sara_status plan_pass(unet *m, int mode, int B)
 {
+    m->saved = 0; /* planning overwrites the layers' pointers: no backward of an earlier forward */
     unet_pool_begin(&m->mem, 1);
     m->keep = mode == UNET_PLAN_TRAIN;
     run_forward(m, B, NULL);
@@ -821,7 +823,6 @@ static sara_status ensure_plan(unet *m, int mode, int B)
         return sara_fail(SARA_ERR_INVALID, "batch size must be positive, got %d", B);
     if (m->plan_mode == mode && m->plan_B == B)
         return SARA_OK;
-    m->saved = 0; /* planning overwrites the layers' pointers */
     SARA_TRY(plan_pass(m, mode, B));
     size_t need = m->mem.peak;
     if (need > m->mem.cap || !m->mem.base) {
