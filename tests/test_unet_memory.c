@@ -130,10 +130,14 @@ TEST(unet_backward_needs_a_training_forward_of_its_own)
     sara_status fwd = unet_forward(m, io.x, io.t, io.labels, MEM_B, io.out_train);
     sara_status bwd = unet_backward(m, io.dout, NULL, NULL);
     sara_status twice = unet_backward(m, io.dout, NULL, NULL);                 /* consumed */
+    sara_status fwd2 = unet_forward(m, io.x, io.t, io.labels, MEM_B, io.out_train);
+    sara_status replan = unet_reserve(m, MEM_B + 1);
+    sara_status after_replan = unet_backward(m, io.dout, NULL, NULL);          /* planning reused the pointers */
     io_free(&io);
     unet_free(m);
     CHECK(first == SARA_ERR_INVALID && after_infer == SARA_ERR_INVALID && twice == SARA_ERR_INVALID);
-    CHECK(infer == SARA_OK && fwd == SARA_OK && bwd == SARA_OK);
+    CHECK(after_replan == SARA_ERR_INVALID);
+    CHECK(infer == SARA_OK && fwd == SARA_OK && bwd == SARA_OK && fwd2 == SARA_OK && replan == SARA_OK);
 }
 
 /* Bytes of every buffer of the layer list at batch B: what a forward that kept each layer output
