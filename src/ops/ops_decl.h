@@ -42,6 +42,20 @@ void OPS_NAME(groupnorm_backward)(OPS_REAL *dx, const OPS_NAME(ops_sink) *dgamma
                                   const OPS_REAL *dy, const OPS_REAL *x, const OPS_REAL *mean, const OPS_REAL *rstd,
                                   const OPS_REAL *gamma, int B, int C, int HW, int G);
 
+/* ---- GroupNorm then SiLU, fused: y = silu(groupnorm(x)), bit-identical to the two ops in turn.
+ * Saves only mean, rstd (B, G): apply re-forms y from x and them (the same bits as forward), and
+ * backward re-forms the normalised values itself, so neither tensor has to be kept. ---- */
+void OPS_NAME(groupnorm_silu_forward)(OPS_REAL *y, OPS_REAL *mean, OPS_REAL *rstd, const OPS_REAL *x,
+                                      const OPS_REAL *gamma, const OPS_REAL *beta, int B, int C, int HW, int G,
+                                      OPS_REAL eps);
+void OPS_NAME(groupnorm_silu_apply)(OPS_REAL *y, const OPS_REAL *x, const OPS_REAL *mean, const OPS_REAL *rstd,
+                                    const OPS_REAL *gamma, const OPS_REAL *beta, int B, int C, int HW, int G);
+/* dy (B, C, HW), the gradient of y, is overwritten with that of the norm's output (scratch for
+ * the caller afterwards); dx +=, dgamma and dbeta sinks +=. */
+void OPS_NAME(groupnorm_silu_backward)(OPS_REAL *dx, const OPS_NAME(ops_sink) *dgamma, const OPS_NAME(ops_sink) *dbeta,
+                                       OPS_REAL *dy, const OPS_REAL *x, const OPS_REAL *mean, const OPS_REAL *rstd,
+                                       const OPS_REAL *gamma, const OPS_REAL *beta, int B, int C, int HW, int G);
+
 /* ---- SiLU: y = x·σ(x), elementwise over n. y may alias x in forward. ---- */
 void OPS_NAME(silu_forward)(OPS_REAL *y, const OPS_REAL *x, int64_t n);
 void OPS_NAME(silu_backward)(OPS_REAL *dx, const OPS_REAL *dy, const OPS_REAL *x, int64_t n);
