@@ -1,6 +1,6 @@
 /* conv2d_sparse.c — the selected entries of a convolution's weight gradient (a sparse sink)
  * without ever forming the dense dW of the whole tensor. Two paths, chosen per tensor by its
- * density (CONV_TILE_DENSITY, measured by bench/bench_sparse_dw.c):
+ * density (CONV_TILE_DENSITY_*, measured by bench/bench_sparse_dw.c):
  *  - sampled: one dot product per selected entry, work ∝ nnz;
  *  - tile: dense tiles of dW over blocks of R output channels, each a few BLAS products over
  *    the whole batch, gathered at the block's selected entries (the sorted index list gives
@@ -36,10 +36,15 @@
 /* One dense tile (KH·KW, R, C), at most (R ≥ 1 whatever C is). */
 #define CSP_TILE_FLOATS 32768
 
-/* Density (nnz / numel) from which the tile path is used; below it the sampled path.
- * Measured with bench/bench_sparse_dw.c on the reference layers (2 threads, batch 32, see
- * docs/BENCHMARKS.md "Sparse weight gradient: sampled vs tile"). */
-#define CONV_TILE_DENSITY 0.12
+/* Density (nnz / numel) from which the tile path is used; below it the sampled path. Measured
+ * with bench/bench_sparse_dw.c (2 threads, batch 32, CPU-time ratio tile/sampled on the
+ * reference layers; docs/BENCHMARKS.md, "Sparse weight gradient: sampled vs tile"): the paths
+ * cross at 25–50 % for 3×3 stride-1 kernels (the sampled dots read x from L2 and the tiles pay
+ * the direct product's 9 multiply-adds, not Winograd's ~2.25), near 17 % for 3×3 stride 2,
+ * and near 8 % for 1×1 (a tile is one plain product on x itself). */
+#define CONV_TILE_DENSITY_3X3 0.30
+#define CONV_TILE_DENSITY_STRIDED 0.20
+#define CONV_TILE_DENSITY_1X1 0.10
 
 #ifndef OPS_DOUBLE
 static int g_sparse_dw_path = OPS_SPARSE_DW_AUTO;
@@ -352,7 +357,9 @@ void OPS_NAME(conv_weight_grad_sparse)(const ops_sink_t *dw, const real *dy, con
                                        real *scratch)
 {
     csp_plan p = csp_plan_of(s);
-    int tile = ops_sparse_dw_use_tile(dw->nnz, (int64_t)s->O * p.K, CONV_TILE_DENSITY);
+    double crossover = p.KK == 1 ? CONV_TILE_DENSITY_1X1 : s->stride > 1 ? CONV_TILE_DENSITY_STRIDED
+                                                                      : CONV_TILE_DENSITY_3X3;
+    int tile = ops_sparse_dw_use_tile(dw->nnz, (int64_t)s->O * p.K, crossover);
     int threads = omp_get_max_threads();
     int workers = threads < CSP_SLOTS ? threads : CSP_SLOTS;
     if (tile) {

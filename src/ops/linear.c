@@ -15,9 +15,10 @@
  * Wider rows (In above it) always take the sampled path. */
 #define LINEAR_TILE_FLOATS 16384
 /* Density (nnz / numel) from which the tile path is used. Measured with bench/bench_sparse_dw.c
- * on the reference model's linear layers (2 threads; docs/BENCHMARKS.md, "Sparse weight
- * gradient: sampled vs tile"). */
-#define LINEAR_TILE_DENSITY 0.02
+ * on the reference model's linear layers (2 threads, batch 32; docs/BENCHMARKS.md, "Sparse
+ * weight gradient: sampled vs tile"): the paths cross at 2–4 % (the sampled product gathers
+ * scalars; the tile is one BLAS product). */
+#define LINEAR_TILE_DENSITY 0.03
 
 void OPS_NAME(linear_forward)(real *y, const real *x, const real *w, const real *b, int N, int In, int O)
 {
