@@ -20,7 +20,8 @@
  * Threads: at most CSP_SLOTS workers, each with its own buffers in the scratch. Sampled: each
  * worker owns a contiguous range of entries; tile: each owns whole row blocks. Every entry is
  * summed by one thread in a fixed order (chunks in turn; within a chunk, lanes as ops_dot or
- * one BLAS call): results do not even depend on the thread count. */
+ * one BLAS call): same thread count, same bits; in fact the results do not depend on the
+ * thread count (test_ops_sparse.c checks 1 against 2 threads). */
 #include <omp.h>
 #include <string.h>
 
