@@ -40,10 +40,11 @@
 /* Density (nnz / numel) from which the tile path is used; below it the sampled path. Measured
  * with bench/bench_sparse_dw.c (2 threads, batch 32, CPU-time ratio tile/sampled on the
  * reference layers; docs/BENCHMARKS.md, "Sparse weight gradient: sampled vs tile"): the paths
- * cross at 25–50 % for 3×3 stride-1 kernels (the sampled dots read x from L2 and the tiles pay
- * the direct product's 9 multiply-adds, not Winograd's ~2.25), near 17 % for 3×3 stride 2,
- * and near 8 % for 1×1 (a tile is one plain product on x itself). */
-#define CONV_TILE_DENSITY_3X3 0.30
+ * cross at about 30 % for 3×3 stride-1 kernels on 8×8 and 16×16 planes and at 50 % or more on
+ * 32×32 ones (the sampled dots read x from L2; the tiles pay the direct product's 9
+ * multiply-adds per output, not Winograd's ~2.25), near 20 % for 3×3 stride 2, and near 8 %
+ * for 1×1 (a tile is one plain product on x itself). */
+#define CONV_TILE_DENSITY_3X3 0.40
 #define CONV_TILE_DENSITY_STRIDED 0.20
 #define CONV_TILE_DENSITY_1X1 0.10
 
