@@ -168,6 +168,16 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* CPU seconds of the whole process (all threads). Idle OpenMP threads sleep under the passive
+ * wait policy, so this counts work, and other load on the machine disturbs it far less than
+ * wall time: the *_cpu_s fields of the RESULT line. */
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 /* Resident set size now (VmRSS), in MiB; NAN if /proc is not readable. */
 static double rss_now_mb(void)
 {
@@ -222,6 +232,8 @@ static double median(double *x, int n)
 
 typedef struct {
     double *times;          /* (steps) wall time of each timed step */
+    double *cpu;            /* (steps) CPU time of each timed step (callback to callback) */
+    double cpu_last;        /* cpu_now() at the previous callback */
     int n, warmup;
     int64_t trainable;
     size_t state_bytes, plan_bytes;
@@ -236,8 +248,11 @@ static void on_step(const train_progress *p, void *ctx)
         t->state_bytes = m->method_state;
         t->plan_bytes = m->weights + m->method_state + m->ema + m->activations + m->act_grads + m->scratch +
                         m->batch_buffers;
-    } else if (p->step > t->warmup)
+    } else if (p->step > t->warmup) {
+        t->cpu[t->n] = cpu_now() - t->cpu_last;
         t->times[t->n++] = p->step_seconds;
+    }
+    t->cpu_last = cpu_now();
 }
 
 /* The options train_run gives the method (total steps and seed), for methods made outside it. */
@@ -258,19 +273,22 @@ static sara_status model_new(unet **m, const unet_config *c)
 
 /* Times one backward of a fresh forward; sinks NULL: no parameter gradients. */
 static sara_status timed_backward(unet *m, const float *x, const float *t, const int64_t *labels, int B, float *out,
-                                  const float *dout, train_method *meth, const ops_sink *sinks, double *seconds)
+                                  const float *dout, train_method *meth, const ops_sink *sinks, double *seconds,
+                                  double *cpu_seconds)
 {
     SARA_TRY(unet_forward(m, x, t, labels, B, out));
     meth->zero_grad(meth);
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     SARA_TRY(unet_backward(m, dout, NULL, sinks));
     *seconds = now() - t0;
+    *cpu_seconds = cpu_now() - c0;
     return SARA_OK;
 }
 
 /* The weight-gradient phase on a fresh model with the same init and method: median backward time
  * with the method's sinks (bwd) and that minus the median without any parameter gradient (wgrad). */
-static sara_status measure_wgrad(const bench_args *a, const unet_config *c, double *wgrad, double *bwd)
+static sara_status measure_wgrad(const bench_args *a, const unet_config *c, double *wgrad, double *bwd,
+                                 double *wgrad_cpu, double *bwd_cpu)
 {
     int B = a->batch, reps = a->wgrad_reps;
     size_t n = (size_t)B * (size_t)c->in_channels * (size_t)c->sample_size * (size_t)c->sample_size;
@@ -280,7 +298,8 @@ static sara_status measure_wgrad(const bench_args *a, const unet_config *c, doub
     float *x = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float)), *dout = malloc(n * sizeof(float)); /* (B, C, S, S) */
     float *t = malloc((size_t)B * sizeof(float));                 /* (B) */
     int64_t *labels = malloc((size_t)B * sizeof(int64_t));         /* (B) */
-    double *with = malloc((size_t)reps * 2 * sizeof(double)), *without = with ? with + reps : NULL; /* (reps) each */
+    double *with = malloc((size_t)reps * 4 * sizeof(double)), *without = with ? with + reps : NULL; /* (reps) each */
+    double *with_cpu = with ? with + 2 * reps : NULL, *without_cpu = with ? with + 3 * reps : NULL; /* (reps) each */
     sara_status s = x && out && dout && t && labels && with ? model_new(&m, c)
                                                             : sara_fail(SARA_ERR_NOMEM, "out of memory timing wgrad");
     if (s == SARA_OK)
@@ -298,13 +317,15 @@ static sara_status measure_wgrad(const bench_args *a, const unet_config *c, doub
         }
     }
     for (int k = 0; k < reps && s == SARA_OK; k++) { /* interleaved, so drift in machine load hits both */
-        s = timed_backward(m, x, t, labels, B, out, dout, meth, meth->sinks, &with[k]);
+        s = timed_backward(m, x, t, labels, B, out, dout, meth, meth->sinks, &with[k], &with_cpu[k]);
         if (s == SARA_OK)
-            s = timed_backward(m, x, t, labels, B, out, dout, meth, NULL, &without[k]);
+            s = timed_backward(m, x, t, labels, B, out, dout, meth, NULL, &without[k], &without_cpu[k]);
     }
     if (s == SARA_OK) {
         *bwd = median(with, reps);
         *wgrad = *bwd - median(without, reps);
+        *bwd_cpu = median(with_cpu, reps);
+        *wgrad_cpu = *bwd_cpu - median(without_cpu, reps);
     }
     method_free(meth);
     unet_free(m);
@@ -420,14 +441,16 @@ int main(int argc, char **argv)
         return 0;
     }
     unet *m = NULL;
-    timing t = {.times = calloc((size_t)a.steps + 1, sizeof(double)), .warmup = a.warmup};
-    sara_status s = t.times ? model_new(&m, &c) : sara_fail(SARA_ERR_NOMEM, "out of memory");
+    timing t = {.times = calloc((size_t)a.steps + 1, sizeof(double)), .cpu = calloc((size_t)a.steps + 1, sizeof(double)),
+                .warmup = a.warmup};
+    sara_status s = t.times && t.cpu ? model_new(&m, &c) : sara_fail(SARA_ERR_NOMEM, "out of memory");
     if (s == SARA_OK)
         s = run_training(&a, m, &t);
     if (s != SARA_OK || t.n == 0) {
         fprintf(stderr, "bench_train: %s\n", sara_last_error());
         unet_free(m);
         free(t.times);
+        free(t.cpu);
         return 1;
     }
     double min_s = t.times[0], max_s = t.times[0];
@@ -435,28 +458,34 @@ int main(int argc, char **argv)
         min_s = t.times[i] < min_s ? t.times[i] : min_s;
         max_s = t.times[i] > max_s ? t.times[i] : max_s;
     }
+    double cpu_med = median(t.cpu, t.n);
     double med = median(t.times, t.n), flops = 3.0 * unet_forward_flops(m, a.batch);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru); /* before the wgrad timing and the sgemm peak, so they do not inflate it */
     unet_free(m);
-    double wgrad = NAN, bwd = NAN;
-    if (a.wgrad_reps > 0 && measure_wgrad(&a, &c, &wgrad, &bwd) != SARA_OK) {
+    double wgrad = NAN, bwd = NAN, wgrad_cpu = NAN, bwd_cpu = NAN;
+    if (a.wgrad_reps > 0 && measure_wgrad(&a, &c, &wgrad, &bwd, &wgrad_cpu, &bwd_cpu) != SARA_OK) {
         fprintf(stderr, "bench_train: %s\n", sara_last_error());
         free(t.times);
+        free(t.cpu);
         return 1;
     }
     double peak = a.sgemm_peak ? sgemm_peak_gflops() : NAN;
-    char ws[32], bs[32];
+    char ws[32], bs[32], wcs[32], bcs[32];
     fmt_seconds(ws, sizeof ws, wgrad);
     fmt_seconds(bs, sizeof bs, bwd);
+    fmt_seconds(wcs, sizeof wcs, wgrad_cpu);
+    fmt_seconds(bcs, sizeof bcs, bwd_cpu);
     printf("RESULT impl=sara method=%s threads=%d batch=%d steps=%d median_s=%.4f min_s=%.4f max_s=%.4f "
            "peak_rss_mb=%.1f base_rss_mb=%.1f trainable=%" PRId64 " state_mb=%.2f plan_mb=%.1f wgrad_s=%s bwd_s=%s "
            "budget=%" PRId64 " threshold=%g lora_rank=%d progressive_iter=%" PRId64 " lambda_rank=%g "
-           "gflop_per_step=%.2f gflops=%.1f sgemm_peak_gflops=%.1f peak_fraction=%.3f blas=\"%s\"\n",
+           "gflop_per_step=%.2f gflops=%.1f sgemm_peak_gflops=%.1f peak_fraction=%.3f cpu_median_s=%.4f "
+           "wgrad_cpu_s=%s bwd_cpu_s=%s blas=\"%s\"\n",
            a.method, a.threads, a.batch, t.n, med, min_s, max_s, (double)ru.ru_maxrss / 1024.0, base_rss, t.trainable,
            (double)t.state_bytes / MIB, (double)t.plan_bytes / MIB, ws, bs, a.mo.budget, a.mo.threshold,
            a.mo.lora_rank, a.mo.progressive_iter, a.mo.lambda_rank, flops / 1e9, flops / med / 1e9, peak,
-           flops / med / 1e9 / peak, sara_blas_description());
+           flops / med / 1e9 / peak, cpu_med, wcs, bcs, sara_blas_description());
     free(t.times);
+    free(t.cpu);
     return 0;
 }

@@ -225,3 +225,198 @@ TEST(ops_backward_is_deterministic)
     free(x), free(w), free(dy), free(scratch), free(dx[0]), free(dx[1]), free(dw[0]), free(dw[1]);
     CHECK(ok);
 }
+
+/* ---- the two sparse weight-gradient paths (sampled dots, dense row-block tiles) ----
+ * Each forced in turn and under the automatic choice, at a density on each side of the
+ * crossovers (CONV_TILE_DENSITY_* 0.1–0.3, LINEAR_TILE_DENSITY 0.03): the packed gradient must be
+ * the gather of the dense gradient, computed in double (tolerance below), and the two paths
+ * must agree with each other to the same tolerance. */
+
+#include <omp.h>
+
+static const double PATH_DENSITIES[] = {0.01, 0.5};
+/* A float sum of n unit-scale products, taken in another order, differs by up to about
+ * eps·n (the partial sums grow to ~√n, each rounding is ~eps·√n, ~√n of them matter):
+ * absolute tolerance max(SPARSE_ATOL, PATH_ATOL_PER_TERM · n), relative SPARSE_RTOL. */
+#define PATH_ATOL_PER_TERM 4e-8
+static const int PATHS[] = {OPS_SPARSE_DW_SAMPLED, OPS_SPARSE_DW_TILE, OPS_SPARSE_DW_AUTO};
+static const char *const PATH_NAMES[] = {"sampled", "tile", "auto"};
+
+/* A sorted subset at density d holding the first and last entry; values zeroed. */
+static int64_t path_subset(int64_t *index, int64_t numel, double d, sara_rng *r)
+{
+    int64_t nnz = 0;
+    for (int64_t e = 0; e < numel; e++)
+        if (e == 0 || e == numel - 1 || rng_uniform(r) < d)
+            index[nnz++] = e;
+    return nnz;
+}
+
+/* dense (nw) = the dense weight gradient, computed by the double kernels from float inputs. */
+static int path_dense_f64(float *dense, const float *x, const float *w, const float *dy, int64_t nx, int64_t nw,
+                          int64_t ny, const ops_conv_shape *s, int N, int In, int O)
+{
+    double *xd = malloc((size_t)nx * sizeof(double)), *wd = malloc((size_t)nw * sizeof(double));
+    double *dyd = malloc((size_t)ny * sizeof(double)), *dd = calloc((size_t)nw, sizeof(double));
+    double *scratch = s ? malloc(conv2d_scratch_numel(s) * sizeof(double)) : NULL;
+    int ok = xd && wd && dyd && dd && (!s || scratch);
+    if (ok) {
+        for (int64_t i = 0; i < nx; i++)
+            xd[i] = x[i];
+        for (int64_t i = 0; i < nw; i++)
+            wd[i] = w[i];
+        for (int64_t i = 0; i < ny; i++)
+            dyd[i] = dy[i];
+        ops_sink_f64 d = {.kind = OPS_SINK_DENSE, .dense = dd};
+        if (s)
+            conv2d_backward_f64(NULL, &d, NULL, dyd, xd, wd, s, scratch);
+        else
+            linear_backward_f64(NULL, &d, NULL, dyd, xd, wd, N, In, O);
+        for (int64_t i = 0; i < nw; i++)
+            dense[i] = (float)dd[i];
+    }
+    free(xd), free(wd), free(dyd), free(dd), free(scratch);
+    return ok;
+}
+
+/* One layer (conv when s is non-NULL, else linear N, In, O): dense gradient, then each path. */
+static int path_case(const char *name, const ops_conv_shape *s, int N, int In, int O, uint64_t seed)
+{
+    sara_rng r;
+    rng_seed(&r, seed);
+    int64_t nx, ny, nw;
+    if (s) {
+        nx = (int64_t)s->B * s->C * s->H * s->W;
+        ny = (int64_t)s->B * s->O * ops_conv_out_h(s) * ops_conv_out_w(s);
+        nw = (int64_t)s->O * s->C * s->KH * s->KW;
+    } else {
+        nx = (int64_t)N * In, ny = (int64_t)N * O, nw = (int64_t)O * In;
+    }
+    double terms = s ? (double)s->B * ops_conv_out_h(s) * ops_conv_out_w(s) : N; /* products per entry */
+    double atol = PATH_ATOL_PER_TERM * terms > SPARSE_ATOL ? PATH_ATOL_PER_TERM * terms : SPARSE_ATOL;
+    float *x = randn_f32(&r, nx), *w = randn_f32(&r, nw), *dy = randn_f32(&r, ny);
+    float *dense = calloc((size_t)nw, sizeof(float)), *gathered = malloc((size_t)nw * sizeof(float));
+    float *vals[3] = {malloc((size_t)nw * sizeof(float)), malloc((size_t)nw * sizeof(float)),
+                      malloc((size_t)nw * sizeof(float))};
+    int64_t *index = malloc((size_t)nw * sizeof(int64_t));
+    float *scratch = s ? malloc(conv2d_scratch_numel(s) * sizeof(float)) : NULL;
+    int ok = x && w && dy && dense && gathered && vals[0] && vals[1] && vals[2] && index && (!s || scratch);
+    if (ok) /* the dense reference in double: free of Winograd's float error */
+        ok = path_dense_f64(dense, x, w, dy, nx, nw, ny, s, N, In, O);
+    for (size_t di = 0; ok && di < sizeof PATH_DENSITIES / sizeof PATH_DENSITIES[0]; di++) {
+        int64_t nnz = path_subset(index, nw, PATH_DENSITIES[di], &r);
+        for (int64_t k = 0; k < nnz; k++)
+            gathered[k] = dense[index[k]];
+        for (int p = 0; ok && p < 3; p++) {
+            memset(vals[p], 0, (size_t)nnz * sizeof(float));
+            ops_sink sp = {.kind = OPS_SINK_SPARSE, .index = index, .values = vals[p], .nnz = nnz};
+            ops_sparse_dw_path_set(PATHS[p]);
+            if (s)
+                conv2d_backward(NULL, &sp, NULL, dy, x, w, s, scratch);
+            else
+                linear_backward(NULL, &sp, NULL, dy, x, w, N, In, O);
+            char what[128];
+            snprintf(what, sizeof what, "%s, density %.2f, %s path vs dense", name, PATH_DENSITIES[di], PATH_NAMES[p]);
+            ok = test_allclose_f32(what, vals[p], gathered, (size_t)nnz, atol, SPARSE_RTOL);
+        }
+        ops_sparse_dw_path_set(OPS_SPARSE_DW_AUTO);
+        char what[128];
+        snprintf(what, sizeof what, "%s, density %.2f, tile vs sampled", name, PATH_DENSITIES[di]);
+        ok = ok && test_allclose_f32(what, vals[1], vals[0], (size_t)nnz, atol, SPARSE_RTOL);
+    }
+    ops_sparse_dw_path_set(OPS_SPARSE_DW_AUTO);
+    free(x), free(w), free(dy), free(dense), free(gathered), free(vals[0]), free(vals[1]), free(vals[2]);
+    free(index), free(scratch);
+    return ok;
+}
+
+TEST(ops_sparse_dw_paths_conv2d)
+{
+    /* B, C, H, W, O, KH, KW, stride, pad_t, pad_l, pad_b, pad_r */
+    CHECK(path_case("conv 3x3 s1 pad 1", &(ops_conv_shape){3, 6, 9, 7, 8, 3, 3, 1, 1, 1, 1, 1}, 0, 0, 0, 31));
+    /* several chunks of images (phase planes of 48×48×8 fill CSP_CHUNK_FLOATS in 3 images) */
+    CHECK(path_case("conv 3x3 s1 multi-chunk", &(ops_conv_shape){4, 8, 48, 48, 5, 3, 3, 1, 1, 1, 1, 1}, 0, 0, 0, 32));
+    CHECK(path_case("conv 3x3 s2 pad(0,1,1,0)", &(ops_conv_shape){2, 4, 9, 8, 5, 3, 3, 2, 0, 1, 1, 0}, 0, 0, 0, 33));
+    CHECK(path_case("conv 3x3 s2 pad 1", &(ops_conv_shape){2, 5, 10, 10, 7, 3, 3, 2, 1, 1, 1, 1}, 0, 0, 0, 34));
+    CHECK(path_case("conv 1x1 pointwise", &(ops_conv_shape){3, 12, 5, 6, 9, 1, 1, 1, 0, 0, 0, 0}, 0, 0, 0, 35));
+    CHECK(path_case("conv 1x1 s2", &(ops_conv_shape){2, 4, 7, 7, 3, 1, 1, 2, 0, 0, 0, 0}, 0, 0, 0, 36));
+    /* many row blocks: a tile of 9·64 columns holds 56 rows at most */
+    CHECK(path_case("conv 3x3 s1 C=64 O=130", &(ops_conv_shape){1, 64, 4, 4, 130, 3, 3, 1, 1, 1, 1, 1}, 0, 0, 0, 37));
+}
+
+TEST(ops_sparse_dw_paths_linear)
+{
+    CHECK(path_case("linear 300->5", NULL, 7, 300, 5, 41));
+    /* attention projection: (B·T, heads·D) → (B·T, heads·D) */
+    CHECK(path_case("attention projection 64->64", NULL, 2 * 16, 64, 64, 42));
+    /* rows wider than a tile budget's share: one row per tile */
+    CHECK(path_case("linear 9000->3", NULL, 3, 9000, 3, 43));
+}
+
+/* The tile path never forms a whole tensor's dW: its largest tile is at most half of the
+ * tensor (and within the tile budget), and it is formed at all (the path ran). */
+TEST(ops_sparse_dw_tile_is_bounded)
+{
+    sara_rng r;
+    rng_seed(&r, 44);
+    ops_conv_shape s = {2, 64, 6, 6, 96, 3, 3, 1, 1, 1, 1, 1};
+    int64_t nx = (int64_t)s.B * s.C * 36, nw = (int64_t)s.O * s.C * 9, ny = (int64_t)s.B * s.O * 36;
+    enum { LN = 8, LIN = 200, LO = 40 };
+    float *x = randn_f32(&r, nx), *w = randn_f32(&r, nw), *dy = randn_f32(&r, ny);
+    float *vals = calloc((size_t)nw, sizeof(float)), *scratch = malloc(conv2d_scratch_numel(&s) * sizeof(float));
+    int64_t *index = malloc((size_t)nw * sizeof(int64_t));
+    int ok = x && w && dy && vals && scratch && index;
+    if (ok) {
+        ops_sink sp = {.kind = OPS_SINK_SPARSE, .index = index, .values = vals, .nnz = path_subset(index, nw, 0.5, &r)};
+        ops_sparse_dw_path_set(OPS_SPARSE_DW_TILE);
+        ops_sparse_dw_tile_peak_reset();
+        conv2d_backward(NULL, &sp, NULL, dy, x, w, &s, scratch);
+        int64_t peak = ops_sparse_dw_tile_peak();
+        ok = peak > 0 && peak <= nw / 2 && peak <= 32768;
+        if (!ok)
+            fprintf(stderr, "conv tile peak %lld of %lld\n", (long long)peak, (long long)nw);
+        sp.nnz = path_subset(index, LO * LIN, 0.5, &r);
+        ops_sparse_dw_tile_peak_reset();
+        linear_backward(NULL, &sp, NULL, dy, x, w, LN, LIN, LO);
+        peak = ops_sparse_dw_tile_peak();
+        ok = ok && peak > 0 && peak <= LO * LIN / 2;
+        if (!ok)
+            fprintf(stderr, "linear tile peak %lld of %d\n", (long long)peak, LO * LIN);
+    }
+    ops_sparse_dw_path_set(OPS_SPARSE_DW_AUTO);
+    free(x), free(w), free(dy), free(vals), free(scratch), free(index);
+    CHECK(ok);
+}
+
+/* Both paths sum every entry by one thread in a fixed order that does not depend on the
+ * thread count: 1 and 2 threads give the same bits (the determinism and resume contract only
+ * needs "same thread count", this is stronger). */
+TEST(ops_sparse_dw_paths_thread_independent)
+{
+    sara_rng r;
+    rng_seed(&r, 45);
+    ops_conv_shape s = {3, 8, 12, 12, 10, 3, 3, 1, 1, 1, 1, 1};
+    int64_t nx = (int64_t)s.B * s.C * 144, nw = (int64_t)s.O * s.C * 9, ny = (int64_t)s.B * s.O * 144;
+    float *x = randn_f32(&r, nx), *w = randn_f32(&r, nw), *dy = randn_f32(&r, ny);
+    float *v[2] = {calloc((size_t)nw, sizeof(float)), calloc((size_t)nw, sizeof(float))};
+    float *scratch = malloc(conv2d_scratch_numel(&s) * sizeof(float));
+    int64_t *index = malloc((size_t)nw * sizeof(int64_t));
+    int ok = x && w && dy && v[0] && v[1] && scratch && index, threads = omp_get_max_threads();
+    int64_t nnz = ok ? path_subset(index, nw, 0.2, &r) : 0;
+    for (int p = 0; ok && p < 2; p++) {
+        ops_sparse_dw_path_set(PATHS[p]);
+        for (int t = 0; t < 2; t++) {
+            omp_set_num_threads(t ? 2 : 1);
+            memset(v[t], 0, (size_t)nnz * sizeof(float));
+            ops_sink sp = {.kind = OPS_SINK_SPARSE, .index = index, .values = v[t], .nnz = nnz};
+            conv2d_backward(NULL, &sp, NULL, dy, x, w, &s, scratch);
+        }
+        ok = !memcmp(v[0], v[1], (size_t)nnz * sizeof(float));
+        if (!ok)
+            fprintf(stderr, "%s path: 1 and 2 threads differ\n", PATH_NAMES[p]);
+    }
+    omp_set_num_threads(threads);
+    ops_sparse_dw_path_set(OPS_SPARSE_DW_AUTO);
+    free(x), free(w), free(dy), free(v[0]), free(v[1]), free(scratch), free(index);
+    CHECK(ok);
+}

@@ -1,9 +1,8 @@
 /* conv2d.c — 2-D convolution (NCHW, asymmetric zero padding, stride). 3×3 stride-1 shapes go
- * to Winograd (conv2d_winograd.c), except a sparse weight gradient; 1×1 stride-1 unpadded ones
- * are products on x itself, one per image, images in parallel; the rest is im2col + gemm, one
- * batch item at a time so the scratch is one item's columns (dx through gemm into columns,
- * then col2im +=). A sparse weight gradient is a sampled dense-dense product over only the
- * selected entries. */
+ * to Winograd (conv2d_winograd.c); 1×1 stride-1 unpadded ones are products on x itself, one per
+ * image, images in parallel; the rest is im2col + gemm, one batch item at a time so the scratch
+ * is one item's columns (dx through gemm into columns, then col2im +=). A sparse weight
+ * gradient goes to conv2d_sparse.c (sampled dots or dense row-block tiles, by density). */
 #include <omp.h>
 #include <string.h>
 
@@ -13,11 +12,10 @@
 #ifndef OPS_DOUBLE
 size_t conv2d_scratch_numel(const ops_conv_shape *s)
 {
-    size_t cols = (size_t)s->C * s->KH * s->KW * (size_t)ops_conv_out_h(s) * (size_t)ops_conv_out_w(s);
-    if (!conv_winograd_applies(s))
-        return cols;
-    size_t wino = conv_winograd_scratch_numel(s);
-    return wino > cols ? wino : cols; /* columns still serve a sparse weight gradient */
+    size_t need = conv_winograd_applies(s) ? conv_winograd_scratch_numel(s)
+                                           : (size_t)s->C * s->KH * s->KW * (size_t)ops_conv_out_h(s) * ops_conv_out_w(s);
+    size_t sparse = conv_sparse_scratch_numel(s);
+    return sparse > need ? sparse : need;
 }
 #endif
 
@@ -153,28 +151,6 @@ void OPS_NAME(conv2d_forward)(real *y, const real *x, const real *w, const real 
     }
 }
 
-/* Selected entries per parallel work item of a sparse weight gradient. */
-#define CONV_SPARSE_BLOCK 256
-
-/* values[k] += Σ_p dy[o_k, p] · col[r_k, p] for k in [k0, k1), e_k = o_k·K + r_k. */
-OPS_VECTOR_CLONES static void conv_weight_sparse_span(const ops_sink_t *dw, int64_t k0, int64_t k1, const real *dyb,
-                                                      const real *col, int K, int P)
-{
-    for (int64_t k = k0; k < k1; k++) {
-        int64_t e = dw->index[k];
-        dw->values[k] += ops_dot(dyb + (size_t)(e / K) * P, col + (size_t)(e % K) * P, P);
-    }
-}
-
-/* The selected entries of dw (O, K) += dy (O, P) · colᵀ (P, K) for one batch item. */
-static void conv_weight_sparse(const ops_sink_t *dw, const real *dyb, const real *col, int K, int P)
-{
-#pragma omp parallel for schedule(static)
-    for (int64_t k0 = 0; k0 < dw->nnz; k0 += CONV_SPARSE_BLOCK)
-        conv_weight_sparse_span(dw, k0, dw->nnz - k0 < CONV_SPARSE_BLOCK ? dw->nnz : k0 + CONV_SPARSE_BLOCK, dyb, col,
-                                K, P);
-}
-
 typedef struct {
     const real *dy; /* (B, O, P) */
     int B, O, P;
@@ -190,7 +166,7 @@ OPS_VECTOR_CLONES static real conv_bias_grad(const void *ctx, int64_t o)
 }
 
 /* The im2col backward (not 1×1), one batch item at a time: dx (B, C, H, W) += when dx is
- * non-NULL, and the weight gradient when want_w. */
+ * non-NULL, and a dense weight gradient when want_w. */
 static void conv_backward_columns(real *dx, const ops_sink_t *dw, int want_w, const real *dy, const real *x,
                                   const real *w, const ops_conv_shape *s, real *scratch)
 {
@@ -199,11 +175,8 @@ static void conv_backward_columns(real *dx, const ops_sink_t *dw, int want_w, co
         const real *xb = x + (size_t)bi * s->C * s->H * s->W; /* (C, H, W) */
         const real *dyb = dy + (size_t)bi * s->O * P;          /* (O, P) */
         if (want_w) {
-            conv_im2col(scratch, xb, s); /* (K, P) */
-            if (dw->kind == OPS_SINK_DENSE) /* dw (O, K) += dy (O, P) · colᵀ (P, K) */
-                OPS_NAME(ops_gemm)(0, 1, s->O, K, P, 1, dyb, P, scratch, P, 1, dw->dense, K);
-            else
-                conv_weight_sparse(dw, dyb, scratch, K, P);
+            conv_im2col(scratch, xb, s); /* (K, P); dw (O, K) += dy (O, P) · colᵀ (P, K) */
+            OPS_NAME(ops_gemm)(0, 1, s->O, K, P, 1, dyb, P, scratch, P, 1, dw->dense, K);
         }
         if (dx) { /* dcol (K, P) = wᵀ (K, O) · dy (O, P), then scattered back */
             OPS_NAME(ops_gemm)(1, 0, K, P, s->O, 1, w, K, dyb, P, 0, scratch, P);
@@ -216,12 +189,8 @@ static void conv_backward_columns(real *dx, const ops_sink_t *dw, int want_w, co
 static void conv_backward_pointwise(real *dx, const ops_sink_t *dw, int want_w, const real *dy, const real *x,
                                     const real *w, const ops_conv_shape *s)
 {
-    if (want_w && dw->kind == OPS_SINK_DENSE)
+    if (want_w)
         conv_pointwise_weight_grad(dw->dense, dy, x, s);
-    for (int bi = 0; want_w && dw->kind != OPS_SINK_DENSE && bi < s->B; bi++) {
-        int P = s->H * s->W;
-        conv_weight_sparse(dw, dy + (size_t)bi * s->O * P, x + (size_t)bi * s->C * P, s->C, P);
-    }
     if (dx)
         conv_pointwise_input_grad(dx, dy, w, s);
 }
@@ -229,19 +198,20 @@ static void conv_backward_pointwise(real *dx, const ops_sink_t *dw, int want_w, 
 void OPS_NAME(conv2d_backward)(real *dx, const ops_sink_t *dw, const ops_sink_t *db, const real *dy, const real *x,
                                const real *w, const ops_conv_shape *s, real *scratch)
 {
-    int want_w = ops_sink_wanted(dw);
+    /* A sparse weight gradient is computed apart, after dx: Winograd or the dense paths would
+     * form the dense one. */
+    int sparse_w = ops_sink_wanted(dw) && dw->kind == OPS_SINK_SPARSE;
+    int want_w = ops_sink_wanted(dw) && !sparse_w;
     if (conv_winograd_applies(s)) {
-        /* A sparse weight gradient stays on columns: Winograd would form the dense one. */
-        int dense_w = want_w && dw->kind == OPS_SINK_DENSE;
-        if (dx || dense_w)
-            OPS_NAME(conv_winograd_backward)(dx, dense_w ? dw->dense : NULL, dy, x, w, s, scratch);
-        if (want_w && !dense_w)
-            conv_backward_columns(NULL, dw, 1, dy, x, w, s, scratch);
+        if (dx || want_w)
+            OPS_NAME(conv_winograd_backward)(dx, want_w ? dw->dense : NULL, dy, x, w, s, scratch);
     } else if (conv_is_pointwise(s)) {
         conv_backward_pointwise(dx, dw, want_w, dy, x, w, s);
     } else if (dx || want_w) {
         conv_backward_columns(dx, dw, want_w, dy, x, w, s, scratch);
     }
+    if (sparse_w)
+        OPS_NAME(conv_weight_grad_sparse)(dw, dy, x, s, scratch);
     conv_bias_ctx bc = {dy, s->B, s->O, ops_conv_out_h(s) * ops_conv_out_w(s)};
     OPS_NAME(ops_sink_each)(db, s->O, conv_bias_grad, &bc);
 }

@@ -1,12 +1,24 @@
 /* linear.c — fully connected layer y = x·wᵀ + b, forward and backward. The weight gradient
- * goes to its sink either as one BLAS product (dense) or, for a sparse sink, as a sampled
- * dense-dense product that touches only the selected (o, i) entries. */
+ * goes to its sink either as one BLAS product (dense) or, for a sparse sink, by one of two
+ * paths chosen by density: a sampled dense-dense product that touches only the selected
+ * (o, i) entries, or dense tiles of R rows of dyᵀ·x (one BLAS product each, on a thread's
+ * stack, never the whole tensor) gathered at the selected entries. */
+#include <omp.h>
+
 #include "ops/real.h"
 #include "ops/ops_internal.h"
 
 /* Selected entries handled together so that each row n of dy and x is read once per block
  * (cache-friendly) while every entry is still summed over n in ascending order. */
 #define LINEAR_SPARSE_BLOCK 256
+/* One dense tile (R, In) of the tile path, at most: on each thread's stack (64 KB of floats).
+ * Wider rows (In above it) always take the sampled path. */
+#define LINEAR_TILE_FLOATS 16384
+/* Density (nnz / numel) from which the tile path is used. Measured with bench/bench_sparse_dw.c
+ * on the reference model's linear layers (2 threads, batch 32; docs/BENCHMARKS.md, "Sparse
+ * weight gradient: sampled vs tile"): the paths cross at 2–4 % (the sampled product gathers
+ * scalars; the tile is one BLAS product). */
+#define LINEAR_TILE_DENSITY 0.03
 
 void OPS_NAME(linear_forward)(real *y, const real *x, const real *w, const real *b, int N, int In, int O)
 {
@@ -61,6 +73,53 @@ static void linear_weight_sparse(const ops_sink_t *dw, const real *dy, const rea
     }
 }
 
+/* First k with index[k] ≥ e. */
+static int64_t linear_lower_bound(const int64_t *index, int64_t n, int64_t e)
+{
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (index[mid] < e)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Rows of dW per tile: the tile budget, at most half the rows (a tile is never the whole
+ * tensor), even blocks. */
+static int linear_tile_rows(int In, int O)
+{
+    int rmax = LINEAR_TILE_FLOATS / In, half = (O + 1) / 2;
+    rmax = rmax < 1 ? 1 : rmax > half ? half : rmax;
+    int blocks = (O + rmax - 1) / rmax;
+    return (O + blocks - 1) / blocks;
+}
+
+/* Tile path: for each row block [o0, o0 + R) with selected entries, tile (R, In) = dy[:, o0:]ᵀ
+ * (R, N) · x (N, In) by one single-threaded BLAS call, then values += tile at its entries.
+ * Blocks are shared among the threads; each is one call: deterministic. */
+static void linear_weight_tiles(const ops_sink_t *dw, const real *dy, const real *x, int N, int In, int O)
+{
+    int R = linear_tile_rows(In, O), blocks = (O + R - 1) / R;
+    ops_sparse_dw_tile_note((int64_t)R * In);
+    int blas = ops_blas_threads_single();
+#pragma omp parallel for schedule(static)
+    for (int bl = 0; bl < blocks; bl++) {
+        int o0 = bl * R, r = O - o0 < R ? O - o0 : R;
+        int64_t k0 = linear_lower_bound(dw->index, dw->nnz, (int64_t)o0 * In);
+        int64_t k1 = linear_lower_bound(dw->index, dw->nnz, (int64_t)(o0 + r) * In);
+        if (k0 == k1)
+            continue;
+        real tile[LINEAR_TILE_FLOATS]; /* (r, In) */
+        OPS_NAME(ops_gemm)(1, 0, r, In, N, 1, dy + o0, O, x, In, 0, tile, In);
+        for (int64_t k = k0; k < k1; k++)
+            dw->values[k] += tile[dw->index[k] - (int64_t)o0 * In];
+    }
+    ops_blas_threads_restore(blas);
+}
+
 void OPS_NAME(linear_backward)(real *dx, const ops_sink_t *dw, const ops_sink_t *db, const real *dy,
                                const real *x, const real *w, int N, int In, int O)
 {
@@ -69,6 +128,8 @@ void OPS_NAME(linear_backward)(real *dx, const ops_sink_t *dw, const ops_sink_t 
     if (ops_sink_wanted(dw)) {
         if (dw->kind == OPS_SINK_DENSE) /* dw (O, In) += dyᵀ (O, N) · x (N, In) */
             OPS_NAME(ops_gemm)(1, 0, O, In, N, 1, dy, O, x, In, 1, dw->dense, In);
+        else if (In <= LINEAR_TILE_FLOATS && ops_sparse_dw_use_tile(dw->nnz, (int64_t)O * In, LINEAR_TILE_DENSITY))
+            linear_weight_tiles(dw, dy, x, N, In, O);
         else
             linear_weight_sparse(dw, dy, x, N, In, O);
     }

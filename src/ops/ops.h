@@ -40,6 +40,18 @@ static inline int ops_conv_out_w(const ops_conv_shape *s) { return (s->W + s->pa
 
 /* Elements of scratch conv2d_forward/backward need (same for float and double). */
 size_t conv2d_scratch_numel(const ops_conv_shape *s);
+/* Which path computes the selected entries of a weight gradient for a sparse sink (conv2d,
+ * linear): AUTO picks per tensor by density (crossovers measured by bench/bench_sparse_dw.c);
+ * SAMPLED (one dot per entry) and TILE (dense row-block tiles gathered) force one, for tests
+ * and benchmarks. Process-wide; set it outside parallel regions. */
+enum { OPS_SPARSE_DW_AUTO = 0, OPS_SPARSE_DW_SAMPLED, OPS_SPARSE_DW_TILE };
+void ops_sparse_dw_path_set(int path);
+int ops_sparse_dw_path_get(void);
+/* The largest dense tile (elements) the tile path formed since the last reset: instrumentation
+ * for the "never a whole tensor's dW" check. */
+int64_t ops_sparse_dw_tile_peak(void);
+void ops_sparse_dw_tile_peak_reset(void);
+
 /* Elements of scratch attention_backward needs for (B, T, heads). */
 size_t attention_scratch_numel(int B, int T, int heads);
 

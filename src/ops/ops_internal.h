@@ -154,6 +154,17 @@ void OPS_NAME(conv_winograd_forward)(real *y, const real *x, const real *w, cons
 void OPS_NAME(conv_winograd_backward)(real *dx, real *dw, const real *dy, const real *x, const real *w,
                                       const ops_conv_shape *s, real *scratch);
 
+/* The selected entries of a conv weight gradient (conv2d_sparse.c): dw sparse sink (O, C, KH, KW)
+ * += from dy (B, O, Ho, Wo) and x (B, C, H, W); scratch: conv_sparse_scratch_numel(s). */
+size_t conv_sparse_scratch_numel(const ops_conv_shape *s);
+void OPS_NAME(conv_weight_grad_sparse)(const ops_sink_t *dw, const real *dy, const real *x, const ops_conv_shape *s,
+                                       real *scratch);
+/* 1 if a sparse weight gradient of nnz of numel entries takes the tile path: forced by
+ * ops_sparse_dw_path_set, else density ≥ crossover. */
+int ops_sparse_dw_use_tile(int64_t nnz, int64_t numel, double crossover);
+/* Records a tile of numel elements for ops_sparse_dw_tile_peak. */
+void ops_sparse_dw_tile_note(int64_t numel);
+
 /* 1 if the sink wants any gradient at all (non-NULL and not OPS_SINK_NONE). */
 static inline int ops_sink_wanted(const ops_sink_t *sink)
 {
