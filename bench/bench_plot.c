@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "svg.h"
+
 #define MAX_ROWS 512
 #define MAX_METHODS 16
 #define MAX_BATCHES 8
@@ -98,30 +100,6 @@ static int read_table(const char *path, table *t)
     return bad || t->n == 0;
 }
 
-/* The smallest "round" number (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × 10^k) at or above x (x > 0). */
-static double nice_ceil(double x)
-{
-    double e = pow(10.0, floor(log10(x))), steps[] = {1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10};
-    for (int i = 0; i < 10; i++)
-        if (steps[i] * e >= x * (1 - 1e-9))
-            return steps[i] * e;
-    return 10 * e;
-}
-
-static void xml_text(FILE *o, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '&')
-            fputs("&amp;", o);
-        else if (*s == '<')
-            fputs("&lt;", o);
-        else if (*s == '>')
-            fputs("&gt;", o);
-        else
-            fputc(*s, o);
-    }
-}
-
 /* One panel at (x0, y0): metric 0 = seconds per step, 1 = peak RSS. */
 static void draw_panel(FILE *o, const table *t, int batch, int metric, int x0, int y0)
 {
@@ -131,7 +109,7 @@ static void draw_panel(FILE *o, const table *t, int batch, int metric, int x0, i
             double v = metric ? t->rows[i].rss : t->rows[i].max;
             top = v > top ? v : top;
         }
-    top = nice_ceil(top > 0 ? top : 1);
+    top = svg_nice_ceil(top > 0 ? top : 1);
     int pw = PANEL_W - MARGIN_L - 12, ph = PANEL_H - MARGIN_T - MARGIN_B;
     int ax = x0 + MARGIN_L, ay = y0 + MARGIN_T + ph; /* origin of the axes */
     fprintf(o, "<text x=\"%d\" y=\"%d\" font-size=\"13\" font-weight=\"bold\">batch %d — %s</text>\n", ax, y0 + 20,
@@ -164,7 +142,7 @@ static void draw_panel(FILE *o, const table *t, int batch, int metric, int x0, i
         double lx = ax + gw * (m + 0.5);
         fprintf(o, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" text-anchor=\"end\" transform=\"rotate(-30 %.1f %d)\">",
                 lx, ay + 14, lx, ay + 14);
-        xml_text(o, t->methods[m]);
+        svg_text(o, t->methods[m]);
         fputs("</text>\n", o);
     }
 }

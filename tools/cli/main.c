@@ -18,6 +18,7 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "show the tensors, shapes, dtypes and metadata of a safetensors file or model folder"},
     {"forward", cmd_forward, "run the model on tensors from a file (and its backward when grad_output is given)"},
     {"merge", cmd_merge, "fold SaRA or LoRA adapters into a base model folder"},
+    {"styles", cmd_styles, "write five styled Fashion-MNIST sets (neon, stripes, halftone, fire, emboss) for fine-tuning"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
