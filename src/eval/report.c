@@ -89,6 +89,16 @@ sara_status eval_report_write_json(const eval_report *r, const char *path)
     return write_json_doc(o, path);
 }
 
+/* A table cell's text: '|' would end the cell, so it is escaped as Markdown allows. */
+static void md_text(FILE *fp, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', fp);
+        fputc(*s, fp);
+    }
+}
+
 sara_status eval_report_append_md(const eval_report *r, const char *path)
 {
     int fresh = access(path, F_OK) != 0;
@@ -97,8 +107,11 @@ sara_status eval_report_append_md(const eval_report *r, const char *path)
         return sara_fail(SARA_ERR_IO, "%s: cannot open for appending", path);
     if (fresh)
         fprintf(fp, "| label | data | FID | adherence | generated | reference |\n|---|---|---|---|---|---|\n");
-    fprintf(fp, "| %s | %s | %.2f | %.4f | %d | %d |\n", r->label, r->data, r->fid, r->adherence, r->n_generated,
-            r->n_reference);
+    fprintf(fp, "| ");
+    md_text(fp, r->label);
+    fprintf(fp, " | ");
+    md_text(fp, r->data);
+    fprintf(fp, " | %.2f | %.4f | %d | %d |\n", r->fid, r->adherence, r->n_generated, r->n_reference);
     if (fclose(fp) != 0)
         return sara_fail(SARA_ERR_IO, "%s: write failed", path);
     return SARA_OK;
@@ -169,14 +182,19 @@ sara_status eval_group_write_md(const vlhi_table *t, const char *path)
     if (!fp)
         return sara_fail(SARA_ERR_NOMEM, "%s: out of memory", path);
     fprintf(fp, "| label |");
-    for (int j = 0; j < t->n_data; j++)
-        fprintf(fp, " %s: FID / adherence / VLHI |", t->data[j]);
+    for (int j = 0; j < t->n_data; j++) {
+        fprintf(fp, " ");
+        md_text(fp, t->data[j]);
+        fprintf(fp, ": FID / adherence / VLHI |");
+    }
     fprintf(fp, " Mean: FID / adherence / VLHI |\n|---|");
     for (int j = 0; j <= t->n_data; j++)
         fprintf(fp, "---|");
     fprintf(fp, "\n");
     for (int i = 0; i < t->n_labels; i++) {
-        fprintf(fp, "| %s |", t->labels[i]);
+        fprintf(fp, "| ");
+        md_text(fp, t->labels[i]);
+        fprintf(fp, " |");
         for (int j = 0; j < t->n_data; j++) {
             size_t c = (size_t)i * t->n_data + j;
             md_cell(fp, t->fid[c], t->adherence[c], t->vlhi[c]);
