@@ -1,9 +1,13 @@
 /* unet.c — UNet2DModel as a flat list of layers (conv, ResNet block, attention block, upsample,
  * skip concatenation, final norm+SiLU) over a table of activation buffers, plus the time/class
  * embedding MLP in front. The builder follows diffusers' UNet2DModel.__init__ block by block so
- * that parameter names are its state_dict keys. Memory: forward activations and backward
- * temporaries come from two bump arenas whose sizes are found by running the very same layer
- * code once in "planning" mode (no data, sizes only), so the plan cannot drift from the code. */
+ * that parameter names are its state_dict keys. Memory: every activation, gradient and scratch
+ * buffer comes from one arena (unet_pool.c) whose size is found by running the very same layer
+ * code once in "planning" mode (no data, sizes only), so the plan cannot drift from the code.
+ * Buffers are given back as soon as nothing reads them: an inference forward keeps only the skip
+ * connections and the current layer's buffers; a training forward keeps the layer outputs (but
+ * copies: concatenation, upsampling), the norms' statistics and each ResNet block's h, and
+ * backward re-forms what it did not keep (same kernels, same bits). */
 #include "model/unet_internal.h"
 
 #include <math.h>
@@ -15,28 +19,11 @@
 #include "core/status.h"
 
 /* ------------------------------------------------------------------------------------------ */
-/* arenas (short local names for the many call sites below) */
+/* the pool (unet_pool.c; short local names for the many call sites below) */
 
 #define take unet_take
 #define take_zero unet_take_zero
-
-float *unet_take(arena *a, int64_t n)
-{
-    size_t k = ((size_t)n + ARENA_ALIGN_FLOATS - 1) / ARENA_ALIGN_FLOATS * ARENA_ALIGN_FLOATS;
-    float *p = a->planning ? NULL : a->base + a->used;
-    a->used += k;
-    if (a->used > a->peak)
-        a->peak = a->used;
-    return p;
-}
-
-float *unet_take_zero(arena *a, int64_t n)
-{
-    float *p = unet_take(a, n);
-    if (p)
-        memset(p, 0, (size_t)n * sizeof(float));
-    return p;
-}
+#define give unet_give
 
 static float *P(const unet *m, int i) { return i < 0 ? NULL : params_ptr(&m->params, i); }
 static const ops_sink *S(const ops_sink *sinks, int i) { return sinks && i >= 0 ? &sinks[i] : NULL; }
@@ -294,6 +281,14 @@ sara_status unet_create(unet **out, const unet_config *cfg)
     h = build_norm_silu(m, "conv_norm_out", h, cfg->norm_num_groups);
     build_conv(m, "conv_out", h, cfg->out_channels, 3, 1, 1, 1, 1, 1);
 
+    for (int i = 0; i < m->n_bufs; i++)
+        m->last_use[i] = m->producer[i] = -1;
+    for (int j = 0; j < m->n_layers; j++) {
+        m->producer[m->layers[j].out] = j;
+        m->last_use[m->layers[j].in] = j;
+        if (m->layers[j].kind == L_CONCAT)
+            m->last_use[m->layers[j].in2] = j;
+    }
     sara_status s = m->build_status;
     if (s == SARA_OK)
         s = params_alloc(&m->params);
@@ -311,9 +306,7 @@ void unet_free(unet *m)
         return;
     params_free(&m->params);
     params_free(&m->lora);
-    free(m->fwd.base);
-    free(m->bwd.base);
-    free(m->scratch);
+    free(m->mem.base);
     free(m);
 }
 
@@ -329,7 +322,10 @@ int64_t unet_param_count(const unet *m)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* forward */
+/* forward: a training forward (m->keep) keeps each layer's statistics and the few tensors its
+ * backward cannot re-form cheaply, and every layer output; an inference forward gives each
+ * layer's tensors back when the layer is done and each output after its last reader. Both run
+ * the same kernels in the same order, so their outputs are the same bits. */
 
 static int64_t buf_numel(const unet *m, int id, int B)
 {
@@ -337,115 +333,164 @@ static int64_t buf_numel(const unet *m, int id, int B)
     return (int64_t)B * b->C * b->H * b->W;
 }
 
-static void conv_fwd(unet *m, const conv_p *c, int B, const float *x, float *y)
+static int planning(const unet *m) { return m->mem.planning; }
+
+float *unet_take_scratch(unet *m, size_t n)
+{
+    int tag = m->mem.tag;
+    m->mem.tag = POOL_SCRATCH;
+    float *s = take(&m->mem, (int64_t)n);
+    m->mem.tag = tag;
+    return s;
+}
+
+static void conv_fwd(unet *m, conv_p *c, int B, const float *x, float *y)
 {
     ops_conv_shape s = c->s;
     s.B = B;
-    conv2d_forward(y, x, P(m, c->w), P(m, c->b), &s, m->scratch);
+    float *scratch = unet_take_scratch(m, conv2d_scratch_numel(&s));
+    if (!planning(m))
+        conv2d_forward(y, x, P(m, c->w), P(m, c->b), &s, scratch);
+    give(&m->mem, scratch);
     if (c->lora.r > 0)
         unet_lora_conv_forward(m, c, B, x, y);
 }
 
-static void conv_bwd(unet *m, const conv_p *c, int B, const float *x, const float *dy, float *dx,
-                     const ops_sink *sinks)
+static void conv_bwd(unet *m, conv_p *c, int B, const float *x, const float *dy, float *dx, const ops_sink *sinks)
 {
     ops_conv_shape s = c->s;
     s.B = B;
-    conv2d_backward(dx, S(sinks, c->w), S(sinks, c->b), dy, x, P(m, c->w), &s, m->scratch);
+    float *scratch = unet_take_scratch(m, conv2d_scratch_numel(&s));
+    if (!planning(m))
+        conv2d_backward(dx, S(sinks, c->w), S(sinks, c->b), dy, x, P(m, c->w), &s, scratch);
+    give(&m->mem, scratch);
     if (c->lora.r > 0)
         unet_lora_conv_backward(m, c, B, x, dy, dx, sinks);
 }
 
 /* y (N, O) = x (N, I) wᵀ + b, plus the LoRA branch when attached. */
-static void lin_fwd(unet *m, const lin_p *l, int N, const float *x, float *y)
+static void lin_fwd(unet *m, lin_p *l, int N, const float *x, float *y)
 {
-    linear_forward(y, x, P(m, l->w), P(m, l->b), N, l->I, l->O);
+    if (!planning(m))
+        linear_forward(y, x, P(m, l->w), P(m, l->b), N, l->I, l->O);
     if (l->lora.r > 0)
         unet_lora_linear_forward(m, l, N, x, y);
 }
 
-static void lin_bwd(unet *m, const lin_p *l, int N, const float *x, const float *dy, float *dx, const ops_sink *sinks)
+static void lin_bwd(unet *m, lin_p *l, int N, const float *x, const float *dy, float *dx, const ops_sink *sinks)
 {
-    linear_backward(dx, S(sinks, l->w), S(sinks, l->b), dy, x, P(m, l->w), N, l->I, l->O);
+    if (!planning(m))
+        linear_backward(dx, S(sinks, l->w), S(sinks, l->b), dy, x, P(m, l->w), N, l->I, l->O);
     if (l->lora.r > 0)
         unet_lora_linear_backward(m, l, N, x, dy, dx, sinks);
 }
 
-static void norm_fwd(unet *m, const norm_p *n, int B, int HW, const float *x, float *y, float *mean, float *rstd)
+/* y = silu(norm(x)), keeping only mean, rstd (B, G) */
+static void norm_silu_fwd(unet *m, const norm_p *n, int B, int HW, const float *x, float *y, float *mean, float *rstd)
 {
-    groupnorm_forward(y, mean, rstd, x, P(m, n->g), P(m, n->b), B, n->C, HW, n->G, n->eps);
+    if (!planning(m))
+        groupnorm_silu_forward(y, mean, rstd, x, P(m, n->g), P(m, n->b), B, n->C, HW, n->G, n->eps);
 }
 
-static void norm_bwd(unet *m, const norm_p *n, int B, int HW, const float *x, const float *dy, float *dx,
-                     const float *mean, const float *rstd, const ops_sink *sinks)
+/* The same y again from x and the kept statistics (for a backward that needs it). */
+static void norm_silu_redo(unet *m, const norm_p *n, int B, int HW, const float *x, float *y, const float *mean,
+                           const float *rstd)
 {
-    groupnorm_backward(dx, S(sinks, n->g), S(sinks, n->b), dy, x, mean, rstd, P(m, n->g), B, n->C, HW, n->G);
+    if (!planning(m))
+        groupnorm_silu_apply(y, x, mean, rstd, P(m, n->g), P(m, n->b), B, n->C, HW, n->G);
+}
+
+/* dx += ∂/∂x from dy, the gradient of silu(norm(x)); dy is used up (overwritten). */
+static void norm_silu_bwd(unet *m, const norm_p *n, int B, int HW, const float *x, float *dy, float *dx,
+                          const float *mean, const float *rstd, const ops_sink *sinks)
+{
+    if (!planning(m))
+        groupnorm_silu_backward(dx, S(sinks, n->g), S(sinks, n->b), dy, x, mean, rstd, P(m, n->g), P(m, n->b), B,
+                                n->C, HW, n->G);
+}
+
+/* The (B, G) statistics of a norm. */
+static void take_stats(unet *m, const norm_p *n, int B, float **mean, float **rstd)
+{
+    *mean = take(&m->mem, (int64_t)B * n->G);
+    *rstd = take(&m->mem, (int64_t)B * n->G);
+}
+
+/* Gives back what a layer's forward kept for its backward (an inference forward: at once). */
+static void give_kept(unet *m, layer *L)
+{
+    float **kept[] = {&L->n1_mean, &L->n1_rstd, &L->h, &L->n2_mean, &L->n2_rstd, &L->t,
+                      &L->qb,      &L->kb,      &L->vb, &L->probs,  &L->att};
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        give(&m->mem, *kept[i]);
+        *kept[i] = NULL;
+    }
 }
 
 static void resnet_forward(unet *m, layer *L, int B, const float *x, float *y)
 {
-    arena *a = &m->fwd;
+    unet_pool *a = &m->mem;
     int HW = L->H * L->W;
     int64_t in_n = (int64_t)B * L->C * HW, out_n = (int64_t)B * L->Co * HW;
-    L->n1_out = take(a, in_n);                 /* (B, C, H, W) norm1 output */
-    L->n1_mean = take(a, B * L->n1.G);         /* (B, G) */
-    L->n1_rstd = take(a, B * L->n1.G);
-    L->a1 = take(a, in_n);                     /* (B, C, H, W) silu(norm1) = conv1 input */
-    L->h = take(a, out_n);                     /* (B, Co, H, W) conv1 + time projection = norm2 input */
-    float *tp = take(a, (int64_t)B * L->Co);   /* (B, Co) time projection */
-    L->n2_out = take(a, out_n);                /* (B, Co, H, W) */
-    L->n2_mean = take(a, B * L->n2.G);
-    L->n2_rstd = take(a, B * L->n2.G);
-    L->a2 = take(a, out_n);                    /* (B, Co, H, W) conv2 input */
-    L->sc_out = L->has_sc ? take(a, out_n) : NULL; /* (B, Co, H, W) shortcut output */
-    if (a->planning)
-        return;
-    norm_fwd(m, &L->n1, B, HW, x, L->n1_out, L->n1_mean, L->n1_rstd);
-    silu_forward(L->a1, L->n1_out, in_n);
-    conv_fwd(m, &L->c1, B, L->a1, L->h);
+    take_stats(m, &L->n1, B, &L->n1_mean, &L->n1_rstd);
+    take_stats(m, &L->n2, B, &L->n2_mean, &L->n2_rstd);
+    L->h = take(a, out_n);                   /* (B, Co, H, W) conv1 + time projection = norm2 input */
+    float *act = take(a, in_n);              /* (B, C, H, W) silu(norm1(x)) = conv1 input */
+    norm_silu_fwd(m, &L->n1, B, HW, x, act, L->n1_mean, L->n1_rstd);
+    conv_fwd(m, &L->c1, B, act, L->h);
+    give(a, act);
+    float *tp = take(a, (int64_t)B * L->Co); /* (B, Co) time projection */
     lin_fwd(m, &L->tproj, B, m->emb_act, tp);
-    add_channel_bias_forward(L->h, tp, B, L->Co, HW);
-    norm_fwd(m, &L->n2, B, HW, L->h, L->n2_out, L->n2_mean, L->n2_rstd);
-    silu_forward(L->a2, L->n2_out, out_n);
-    conv_fwd(m, &L->c2, B, L->a2, y);
-    if (L->has_sc) {
-        conv_fwd(m, &L->sc, B, x, L->sc_out);
-        ops_add(y, L->sc_out, y, out_n);
-    } else {
-        ops_add(y, x, y, out_n);
+    if (!planning(m))
+        add_channel_bias_forward(L->h, tp, B, L->Co, HW);
+    give(a, tp);
+    act = take(a, out_n);                    /* (B, Co, H, W) silu(norm2(h)) = conv2 input */
+    norm_silu_fwd(m, &L->n2, B, HW, L->h, act, L->n2_mean, L->n2_rstd);
+    conv_fwd(m, &L->c2, B, act, y);
+    give(a, act);
+    float *sc = L->has_sc ? take(a, out_n) : NULL; /* (B, Co, H, W) shortcut output */
+    if (sc)
+        conv_fwd(m, &L->sc, B, x, sc);
+    if (!planning(m)) {
+        ops_add(y, sc ? sc : x, y, out_n);
+        if (L->scale != 1.0f)
+            ops_scale(y, 1.0f / L->scale, out_n);
     }
-    if (L->scale != 1.0f)
-        ops_scale(y, 1.0f / L->scale, out_n);
+    give(a, sc);
 }
 
 static void attention_fwd(unet *m, layer *L, int B, const float *x, float *y)
 {
-    arena *a = &m->fwd;
+    unet_pool *a = &m->mem;
     int C = L->C, T = L->H * L->W;
     int64_t n = (int64_t)B * C * T;
-    L->n1_out = take(a, n);                    /* (B, C, T) group_norm output */
-    L->n1_mean = take(a, B * L->n1.G);
-    L->n1_rstd = take(a, B * L->n1.G);
+    take_stats(m, &L->n1, B, &L->n1_mean, &L->n1_rstd);
     L->t = take(a, n);                         /* (B, T, C) tokens */
     L->qb = take(a, n);                        /* (B, T, C) each of q, k, v */
     L->kb = take(a, n);
     L->vb = take(a, n);
     L->probs = take(a, (int64_t)B * L->heads * T * T); /* (B, heads, T, T) */
     L->att = take(a, n);                       /* (B, T, C) attention output */
-    L->proj = take(a, n);                      /* (B, T, C) to_out.0 output */
-    if (a->planning)
-        return;
-    norm_fwd(m, &L->n1, B, T, x, L->n1_out, L->n1_mean, L->n1_rstd);
-    transpose_forward(L->t, L->n1_out, B, C, T);
+    float *gn = take(a, n);                    /* (B, C, T) group_norm output */
+    if (!planning(m)) {
+        groupnorm_forward(gn, L->n1_mean, L->n1_rstd, x, P(m, L->n1.g), P(m, L->n1.b), B, C, T, L->n1.G, L->n1.eps);
+        transpose_forward(L->t, gn, B, C, T);
+    }
+    give(a, gn);
     lin_fwd(m, &L->q, B * T, L->t, L->qb);
     lin_fwd(m, &L->k, B * T, L->t, L->kb);
     lin_fwd(m, &L->v, B * T, L->t, L->vb);
-    attention_forward(L->att, L->probs, L->qb, L->kb, L->vb, B, T, L->heads, L->D);
-    lin_fwd(m, &L->o, B * T, L->att, L->proj);
-    transpose_forward(y, L->proj, B, T, C);
-    ops_add(y, y, x, n);
-    if (L->scale != 1.0f)
-        ops_scale(y, 1.0f / L->scale, n);
+    if (!planning(m))
+        attention_forward(L->att, L->probs, L->qb, L->kb, L->vb, B, T, L->heads, L->D);
+    float *proj = take(a, n);                  /* (B, T, C) to_out.0 output */
+    lin_fwd(m, &L->o, B * T, L->att, proj);
+    if (!planning(m)) {
+        transpose_forward(y, proj, B, T, C);
+        ops_add(y, y, x, n);
+        if (L->scale != 1.0f)
+            ops_scale(y, 1.0f / L->scale, n);
+    }
+    give(a, proj);
 }
 
 static void layer_forward(unet *m, layer *L, int B)
@@ -455,8 +500,7 @@ static void layer_forward(unet *m, layer *L, int B)
     int HW = L->H * L->W;
     switch (L->kind) {
     case L_CONV:
-        if (!m->fwd.planning)
-            conv_fwd(m, &L->conv, B, x, y);
+        conv_fwd(m, &L->conv, B, x, y);
         break;
     case L_RESNET:
         resnet_forward(m, L, B, x, y);
@@ -465,28 +509,25 @@ static void layer_forward(unet *m, layer *L, int B)
         attention_fwd(m, L, B, x, y);
         break;
     case L_UPSAMPLE:
-        if (!m->fwd.planning)
+        if (!planning(m))
             upsample2x_forward(y, x, B, L->C, L->H, L->W);
         break;
     case L_CONCAT:
-        if (!m->fwd.planning)
+        if (!planning(m))
             concat_channels_forward(y, x, m->bufs[L->in2].data, B, L->C, m->bufs[L->in2].C, HW);
         break;
     case L_NORM_SILU:
-        L->n1_out = take(&m->fwd, (int64_t)B * L->C * HW); /* (B, C, H, W) */
-        L->n1_mean = take(&m->fwd, B * L->n1.G);
-        L->n1_rstd = take(&m->fwd, B * L->n1.G);
-        if (!m->fwd.planning) {
-            norm_fwd(m, &L->n1, B, HW, x, L->n1_out, L->n1_mean, L->n1_rstd);
-            silu_forward(y, L->n1_out, (int64_t)B * L->C * HW);
-        }
+        take_stats(m, &L->n1, B, &L->n1_mean, &L->n1_rstd);
+        norm_silu_fwd(m, &L->n1, B, HW, x, y, L->n1_mean, L->n1_rstd);
         break;
     }
+    if (!m->keep)
+        give_kept(m, L);
 }
 
 static void time_embedding_forward(unet *m, int B)
 {
-    arena *a = &m->fwd;
+    unet_pool *a = &m->mem;
     int c0 = m->cfg.block_out_channels[0], td = m->temb_dim;
     m->tsin = take(a, (int64_t)B * c0);    /* (B, C0) sinusoidal features */
     m->e1 = take(a, (int64_t)B * td);      /* (B, temb) linear_1 output */
@@ -494,106 +535,204 @@ static void time_embedding_forward(unet *m, int B)
     m->emb = take(a, (int64_t)B * td);     /* (B, temb) time (+ class) embedding */
     m->emb_act = take(a, (int64_t)B * td); /* (B, temb) silu(emb): what every ResNet block projects */
     float *cls = m->class_emb >= 0 ? take(a, (int64_t)B * td) : NULL; /* (B, temb) */
-    if (a->planning)
-        return;
-    timestep_embedding(m->tsin, m->in_t, B, c0, m->cfg.flip_sin_to_cos, (float)m->cfg.freq_shift);
+    if (!planning(m))
+        timestep_embedding(m->tsin, m->in_t, B, c0, m->cfg.flip_sin_to_cos, (float)m->cfg.freq_shift);
     lin_fwd(m, &m->time_l1, B, m->tsin, m->e1);
-    silu_forward(m->e1a, m->e1, (int64_t)B * td);
+    if (!planning(m))
+        silu_forward(m->e1a, m->e1, (int64_t)B * td);
     lin_fwd(m, &m->time_l2, B, m->e1a, m->emb);
-    if (cls) {
-        embedding_forward(cls, P(m, m->class_emb), m->in_labels, B, td);
-        ops_add(m->emb, m->emb, cls, (int64_t)B * td);
+    if (!planning(m)) {
+        if (cls) {
+            embedding_forward(cls, P(m, m->class_emb), m->in_labels, B, td);
+            ops_add(m->emb, m->emb, cls, (int64_t)B * td);
+        }
+        silu_forward(m->emb_act, m->emb, (int64_t)B * td);
     }
-    silu_forward(m->emb_act, m->emb, (int64_t)B * td);
+    give(a, cls);
 }
 
-static void run_forward(unet *m, int B)
+/* Where a checked forward found the first non-finite value. */
+enum { NF_NONE = -3, NF_INPUT = -2, NF_EMBEDDING = -1 }; /* else the layer index */
+
+static int span_finite(const float *p, int64_t n)
 {
-    m->fwd.used = 0;
-    for (int i = 0; i < m->n_bufs; i++)
-        m->bufs[i].data = take(&m->fwd, buf_numel(m, i, B));
-    unet_lora_take_buffers(m, B, &m->fwd, 0);
-    time_embedding_forward(m, B);
-    if (!m->fwd.planning) {
-        int64_t n = buf_numel(m, 0, B);
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(p[i]))
+            return 0;
+    return 1;
+}
+
+/* Outputs of skip concatenations and upsampling are copies that backward re-forms (rebuild) in
+ * less time than a memory pass costs: a training forward does not keep them either. */
+static int rebuildable(const unet *m, int id)
+{
+    int p = m->producer[id];
+    return p >= 0 && (m->layers[p].kind == L_CONCAT || m->layers[p].kind == L_UPSAMPLE);
+}
+
+/* After layer i: gives buffer id back if layer i was its last reader and it is not kept. */
+static void drop_if_done(unet *m, int id, int i)
+{
+    if (m->last_use[id] != i || (m->keep && !rebuildable(m, id)))
+        return;
+    give(&m->mem, m->bufs[id].data);
+    m->bufs[id].data = NULL;
+}
+
+/* The forward pass from m->in_x / in_t / in_labels. With `bad`, stops at the first non-finite
+ * value (input batch, time embedding or a layer output, in that order) and says where. */
+static void run_forward(unet *m, int B, int *bad)
+{
+    unet_pool *a = &m->mem;
+    int64_t n = buf_numel(m, 0, B);
+    a->tag = POOL_ACT;
+    m->bufs[0].data = take(a, n);
+    if (!planning(m)) {
         memcpy(m->bufs[0].data, m->in_x, (size_t)n * sizeof(float));
         if (m->cfg.center_input_sample) /* diffusers: sample = 2 * sample - 1.0 */
             for (int64_t i = 0; i < n; i++)
                 m->bufs[0].data[i] = 2.0f * m->bufs[0].data[i] - 1.0f;
     }
-    for (int i = 0; i < m->n_layers; i++)
-        layer_forward(m, &m->layers[i], B);
+    if (bad && !span_finite(m->bufs[0].data, n)) {
+        *bad = NF_INPUT;
+        return;
+    }
+    time_embedding_forward(m, B);
+    if (bad && !span_finite(m->emb_act, (int64_t)B * m->temb_dim)) {
+        *bad = NF_EMBEDDING;
+        return;
+    }
+    for (int i = 0; i < m->n_layers; i++) {
+        layer *L = &m->layers[i];
+        m->bufs[L->out].data = take(a, buf_numel(m, L->out, B));
+        layer_forward(m, L, B);
+        if (bad && !span_finite(m->bufs[L->out].data, buf_numel(m, L->out, B))) {
+            *bad = i;
+            return;
+        }
+        drop_if_done(m, L->in, i);
+        if (L->kind == L_CONCAT)
+            drop_if_done(m, L->in2, i);
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* backward: temporaries of one layer are released when it is done (arena mark) */
+/* backward: a buffer's gradient is taken (zeroed) by the first layer that adds to it and given
+ * back, with the buffer, once its producer is done; each layer gives back its working buffers and
+ * what its forward kept. So the live set shrinks as backward walks up the network. */
+
+/* The gradient of buffer id, zeroed when first asked for. */
+static float *grad_of(unet *m, int id, int B)
+{
+    if (!m->bufs[id].grad)
+        m->bufs[id].grad = take_zero(&m->mem, buf_numel(m, id, B));
+    return m->bufs[id].grad;
+}
 
 static void resnet_backward(unet *m, layer *L, int B, const float *x, const float *dy, float *dx,
                             const ops_sink *sinks)
 {
-    arena *g = &m->bwd;
+    unet_pool *g = &m->mem;
     int HW = L->H * L->W;
     int64_t in_n = (int64_t)B * L->C * HW, out_n = (int64_t)B * L->Co * HW;
-    float *d = L->scale != 1.0f ? take(g, out_n) : (float *)dy; /* (B, Co, H, W) dy / scale */
-    float *da2 = take_zero(g, out_n), *dn2 = take_zero(g, out_n), *dh = take_zero(g, out_n);
-    float *dtp = take_zero(g, (int64_t)B * L->Co);              /* (B, Co) */
-    float *da1 = take_zero(g, in_n), *dn1 = take_zero(g, in_n); /* (B, C, H, W) */
-    if (g->planning)
-        return;
-    if (L->scale != 1.0f)
+    float *d = L->scale != 1.0f ? take(g, out_n) : NULL; /* (B, Co, H, W) dy / scale */
+    if (d && !planning(m))
         for (int64_t i = 0; i < out_n; i++)
             d[i] = dy[i] / L->scale;
-    conv_bwd(m, &L->c2, B, L->a2, d, da2, sinks);
-    silu_backward(dn2, da2, L->n2_out, out_n);
-    norm_bwd(m, &L->n2, B, HW, L->h, dn2, dh, L->n2_mean, L->n2_rstd, sinks);
-    add_channel_bias_backward(dtp, dh, B, L->Co, HW);
+    const float *dout = d ? d : dy;
+    float *act = take(g, out_n);                 /* (B, Co, H, W) conv2's input again */
+    norm_silu_redo(m, &L->n2, B, HW, L->h, act, L->n2_mean, L->n2_rstd);
+    float *dact = take_zero(g, out_n);           /* (B, Co, H, W) its gradient */
+    conv_bwd(m, &L->c2, B, act, dout, dact, sinks);
+    give(g, act);
+    float *dh = take_zero(g, out_n);             /* (B, Co, H, W) */
+    norm_silu_bwd(m, &L->n2, B, HW, L->h, dact, dh, L->n2_mean, L->n2_rstd, sinks);
+    give(g, dact);
+    float *dtp = take_zero(g, (int64_t)B * L->Co); /* (B, Co) */
+    if (!planning(m))
+        add_channel_bias_backward(dtp, dh, B, L->Co, HW);
     lin_bwd(m, &L->tproj, B, m->emb_act, dtp, m->demb_act, sinks);
-    conv_bwd(m, &L->c1, B, L->a1, dh, da1, sinks);
-    silu_backward(dn1, da1, L->n1_out, in_n);
-    norm_bwd(m, &L->n1, B, HW, x, dn1, dx, L->n1_mean, L->n1_rstd, sinks);
+    give(g, dtp);
+    act = take(g, in_n);                         /* (B, C, H, W) conv1's input again */
+    norm_silu_redo(m, &L->n1, B, HW, x, act, L->n1_mean, L->n1_rstd);
+    dact = take_zero(g, in_n);                   /* (B, C, H, W) its gradient */
+    conv_bwd(m, &L->c1, B, act, dh, dact, sinks);
+    give(g, act);
+    give(g, dh);
+    norm_silu_bwd(m, &L->n1, B, HW, x, dact, dx, L->n1_mean, L->n1_rstd, sinks);
+    give(g, dact);
     if (L->has_sc)
-        conv_bwd(m, &L->sc, B, x, d, dx, sinks);
-    else
-        ops_accumulate(dx, d, out_n);
+        conv_bwd(m, &L->sc, B, x, dout, dx, sinks);
+    else if (!planning(m))
+        ops_accumulate(dx, dout, out_n);
+    give(g, d);
 }
 
 static void attention_bwd(unet *m, layer *L, int B, const float *x, const float *dy, float *dx, const ops_sink *sinks)
 {
-    arena *g = &m->bwd;
+    unet_pool *g = &m->mem;
     int C = L->C, T = L->H * L->W;
     int64_t n = (int64_t)B * C * T;
-    float *d = L->scale != 1.0f ? take(g, n) : (float *)dy; /* (B, C, T) dy / scale */
-    float *dproj = take_zero(g, n), *datt = take_zero(g, n); /* (B, T, C) */
-    float *dq = take_zero(g, n), *dk = take_zero(g, n), *dv = take_zero(g, n);
-    float *dt = take_zero(g, n);                              /* (B, T, C) */
-    float *dgn = take_zero(g, n);                             /* (B, C, T) */
-    if (g->planning)
-        return;
-    if (L->scale != 1.0f)
+    float *d = L->scale != 1.0f ? take(g, n) : NULL; /* (B, C, T) dy / scale */
+    if (d && !planning(m))
         for (int64_t i = 0; i < n; i++)
             d[i] = dy[i] / L->scale;
-    ops_accumulate(dx, d, n); /* residual connection */
-    transpose_backward(dproj, d, B, T, C);
+    const float *dout = d ? d : dy;
+    float *dproj = take_zero(g, n), *datt = take_zero(g, n); /* (B, T, C) */
+    if (!planning(m)) {
+        ops_accumulate(dx, dout, n); /* residual connection */
+        transpose_backward(dproj, dout, B, T, C);
+    }
     lin_bwd(m, &L->o, B * T, L->att, dproj, datt, sinks);
-    attention_backward(dq, dk, dv, datt, L->probs, L->qb, L->kb, L->vb, B, T, L->heads, L->D, m->scratch);
+    give(g, dproj);
+    float *dq = take_zero(g, n), *dk = take_zero(g, n), *dv = take_zero(g, n); /* (B, T, C) */
+    float *scratch = unet_take_scratch(m, attention_scratch_numel(B, T, L->heads));
+    if (!planning(m))
+        attention_backward(dq, dk, dv, datt, L->probs, L->qb, L->kb, L->vb, B, T, L->heads, L->D, scratch);
+    give(g, scratch);
+    float *dt = take_zero(g, n);                                               /* (B, T, C) */
     lin_bwd(m, &L->q, B * T, L->t, dq, dt, sinks);
     lin_bwd(m, &L->k, B * T, L->t, dk, dt, sinks);
     lin_bwd(m, &L->v, B * T, L->t, dv, dt, sinks);
-    transpose_backward(dgn, dt, B, C, T);
-    norm_bwd(m, &L->n1, B, T, x, dgn, dx, L->n1_mean, L->n1_rstd, sinks);
+    float *dgn = take_zero(g, n);                                              /* (B, C, T) */
+    if (!planning(m)) {
+        transpose_backward(dgn, dt, B, C, T);
+        groupnorm_backward(dx, S(sinks, L->n1.g), S(sinks, L->n1.b), dgn, x, L->n1_mean, L->n1_rstd, P(m, L->n1.g),
+                           B, C, T, L->n1.G);
+    }
+    float *done[] = {dgn, dt, dv, dk, dq, datt, d};
+    for (size_t i = 0; i < sizeof done / sizeof done[0]; i++)
+        give(g, done[i]);
+}
+
+/* Buffer id again, if the forward did not keep it (rebuildable): its producer's forward re-run,
+ * the same bits. It is given back with the producer's backward, like a kept buffer. */
+static void rebuild(unet *m, int id, int B)
+{
+    if (m->bufs[id].data)
+        return;
+    layer *P = &m->layers[m->producer[id]];
+    rebuild(m, P->in, B);
+    if (P->kind == L_CONCAT)
+        rebuild(m, P->in2, B);
+    int tag = m->mem.tag;
+    m->mem.tag = POOL_ACT;
+    m->bufs[id].data = take(&m->mem, buf_numel(m, id, B));
+    m->mem.tag = tag;
+    layer_forward(m, P, B);
 }
 
 static void layer_backward(unet *m, layer *L, int B, const ops_sink *sinks)
 {
+    if (L->kind != L_CONCAT && L->kind != L_UPSAMPLE) /* the layers whose backward reads x */
+        rebuild(m, L->in, B);
     const float *x = m->bufs[L->in].data;
-    const float *dy = m->bufs[L->out].grad;
-    float *dx = m->bufs[L->in].grad;
+    float *dy = m->bufs[L->out].grad;
+    float *dx = grad_of(m, L->in, B);
     int HW = L->H * L->W;
-    size_t mark = m->bwd.used;
     switch (L->kind) {
     case L_CONV:
-        if (!m->bwd.planning)
-            conv_bwd(m, &L->conv, B, x, dy, dx, sinks);
+        conv_bwd(m, &L->conv, B, x, dy, dx, sinks);
         break;
     case L_RESNET:
         resnet_backward(m, L, B, x, dy, dx, sinks);
@@ -602,50 +741,56 @@ static void layer_backward(unet *m, layer *L, int B, const ops_sink *sinks)
         attention_bwd(m, L, B, x, dy, dx, sinks);
         break;
     case L_UPSAMPLE:
-        if (!m->bwd.planning)
+        if (!planning(m))
             upsample2x_backward(dx, dy, B, L->C, L->H, L->W);
         break;
-    case L_CONCAT:
-        if (!m->bwd.planning)
-            concat_channels_backward(dx, m->bufs[L->in2].grad, dy, B, L->C, m->bufs[L->in2].C, HW);
-        break;
-    case L_NORM_SILU: {
-        float *dn = take_zero(&m->bwd, (int64_t)B * L->C * HW); /* (B, C, H, W) */
-        if (!m->bwd.planning) {
-            silu_backward(dn, dy, L->n1_out, (int64_t)B * L->C * HW);
-            norm_bwd(m, &L->n1, B, HW, x, dn, dx, L->n1_mean, L->n1_rstd, sinks);
-        }
+    case L_CONCAT: {
+        float *dskip = grad_of(m, L->in2, B);
+        if (!planning(m))
+            concat_channels_backward(dx, dskip, dy, B, L->C, m->bufs[L->in2].C, HW);
         break;
     }
+    case L_NORM_SILU:
+        norm_silu_bwd(m, &L->n1, B, HW, x, dy, dx, L->n1_mean, L->n1_rstd, sinks); /* dy is used up */
+        break;
     }
-    m->bwd.used = mark;
+    give_kept(m, L);
+    give(&m->mem, m->bufs[L->out].grad);
+    give(&m->mem, m->bufs[L->out].data);
+    m->bufs[L->out].grad = m->bufs[L->out].data = NULL;
 }
 
 static void time_embedding_backward(unet *m, int B, const ops_sink *sinks)
 {
-    arena *g = &m->bwd;
+    unet_pool *g = &m->mem;
     int td = m->temb_dim;
     int64_t n = (int64_t)B * td;
     float *demb = take_zero(g, n), *de1a = take_zero(g, n), *de1 = take_zero(g, n); /* (B, temb) */
-    if (g->planning)
-        return;
-    silu_backward(demb, m->demb_act, m->emb, n);
-    if (m->class_emb >= 0)
-        embedding_backward(S(sinks, m->class_emb), demb, m->in_labels, B, m->cfg.num_class_embeds, td);
+    if (!planning(m)) {
+        silu_backward(demb, m->demb_act, m->emb, n);
+        if (m->class_emb >= 0)
+            embedding_backward(S(sinks, m->class_emb), demb, m->in_labels, B, m->cfg.num_class_embeds, td);
+    }
     lin_bwd(m, &m->time_l2, B, m->e1a, demb, de1a, sinks);
-    silu_backward(de1, de1a, m->e1, n);
+    if (!planning(m))
+        silu_backward(de1, de1a, m->e1, n);
     lin_bwd(m, &m->time_l1, B, m->tsin, de1, NULL, sinks);
+    give(g, de1);
+    give(g, de1a);
+    give(g, demb);
 }
 
+/* Backward of the forward just run (the pool still holds what it kept). */
 static void run_backward(unet *m, int B, const float *dout, const ops_sink *sinks)
 {
-    m->bwd.used = 0;
+    m->mem.tag = POOL_GRAD;
     for (int i = 0; i < m->n_bufs; i++)
-        m->bufs[i].grad = take_zero(&m->bwd, buf_numel(m, i, B));
-    m->demb_act = take_zero(&m->bwd, (int64_t)B * m->temb_dim);
-    unet_lora_take_buffers(m, B, &m->bwd, 1);
-    if (!m->bwd.planning)
-        memcpy(m->bufs[m->n_bufs - 1].grad, dout, (size_t)buf_numel(m, m->n_bufs - 1, B) * sizeof(float));
+        m->bufs[i].grad = NULL;
+    m->demb_act = take_zero(&m->mem, (int64_t)B * m->temb_dim);
+    int last = m->n_bufs - 1;
+    float *g = grad_of(m, last, B);
+    if (!planning(m))
+        memcpy(g, dout, (size_t)buf_numel(m, last, B) * sizeof(float));
     for (int i = m->n_layers - 1; i >= 0; i--)
         layer_backward(m, &m->layers[i], B, sinks);
     time_embedding_backward(m, B, sinks);
@@ -654,80 +799,79 @@ static void run_backward(unet *m, int B, const float *dout, const ops_sink *sink
 /* ------------------------------------------------------------------------------------------ */
 /* planning, public entry points */
 
-static size_t layers_scratch_numel(const unet *m, int B)
+/* Runs pass `mode` at batch B in planning mode: the arena size it needs is mem.peak. */
+static sara_status plan_pass(unet *m, int mode, int B)
 {
-    size_t need = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const layer *L = &m->layers[i];
-        const conv_p *convs[4] = {&L->conv, &L->c1, &L->c2, &L->sc};
-        int n_convs = L->kind == L_CONV ? 1 : L->kind == L_RESNET ? (L->has_sc ? 4 : 3) : 0;
-        for (int c = L->kind == L_RESNET ? 1 : 0; c < n_convs; c++) {
-            ops_conv_shape s = convs[c]->s;
-            s.B = B;
-            size_t k = conv2d_scratch_numel(&s);
-            if (k > need)
-                need = k;
-        }
-        if (L->kind == L_ATTN) {
-            size_t k = attention_scratch_numel(B, L->H * L->W, L->heads);
-            if (k > need)
-                need = k;
-        }
+    m->saved = 0; /* planning overwrites the layers' pointers: no backward of an earlier forward */
+    unet_pool_begin(&m->mem, 1);
+    m->keep = mode == UNET_PLAN_TRAIN;
+    run_forward(m, B, NULL);
+    if (mode == UNET_PLAN_TRAIN)
+        run_backward(m, B, NULL, NULL);
+    m->mem.planning = 0;
+    m->plan_mode = UNET_PLAN_NONE;
+    if (m->mem.failed)
+        return sara_fail(SARA_ERR_UNSUPPORTED, "model too deep: more than %d live activation buffers",
+                         UNET_POOL_BLOCKS);
+    return SARA_OK;
+}
+
+/* Plans pass `mode` at batch B unless that is the current plan, and grows the arena to fit. */
+static sara_status ensure_plan(unet *m, int mode, int B)
+{
+    if (B <= 0)
+        return sara_fail(SARA_ERR_INVALID, "batch size must be positive, got %d", B);
+    if (m->plan_mode == mode && m->plan_B == B)
+        return SARA_OK;
+    SARA_TRY(plan_pass(m, mode, B));
+    size_t need = m->mem.peak;
+    if (need > m->mem.cap || !m->mem.base) {
+        free(m->mem.base);
+        m->mem.cap = 0;
+        m->mem.base = aligned_alloc(64, (need + ARENA_ALIGN_FLOATS) * sizeof(float));
+        if (!m->mem.base)
+            return sara_fail(SARA_ERR_NOMEM, "cannot allocate %.1f MB of activations for batch %d",
+                             (double)need * sizeof(float) / 1e6, B);
+        m->mem.cap = need;
     }
-    size_t lora = unet_lora_scratch_numel(m, B);
-    return lora > need ? lora : need;
+    m->plan_mode = mode;
+    m->plan_B = B;
+    return SARA_OK;
 }
 
 sara_status unet_reserve(unet *m, int B)
 {
     if (B <= 0)
         return sara_fail(SARA_ERR_INVALID, "batch size must be positive, got %d", B);
-    if (B == m->reserved_B)
+    if (B == m->reserved_B && m->plan_mode != UNET_PLAN_NONE)
         return SARA_OK;
-    free(m->fwd.base);
-    free(m->bwd.base);
-    arena fwd = {.planning = 1}, bwd = {.planning = 1};
-    m->fwd = fwd;
-    m->bwd = bwd;
-    run_forward(m, B);
-    run_backward(m, B, NULL, NULL);
-    size_t nf = m->fwd.peak, nb = m->bwd.peak, ns = layers_scratch_numel(m, B);
-    free(m->scratch);
-    m->fwd.base = aligned_alloc(64, (nf + ARENA_ALIGN_FLOATS) * sizeof(float));
-    m->bwd.base = aligned_alloc(64, (nb + ARENA_ALIGN_FLOATS) * sizeof(float));
-    m->scratch = aligned_alloc(64, (ns + ARENA_ALIGN_FLOATS) * sizeof(float));
-    m->fwd.planning = m->bwd.planning = 0;
-    m->fwd.cap = nf;
-    m->bwd.cap = nb;
-    m->scratch_numel = ns;
-    if (!m->fwd.base || !m->bwd.base || !m->scratch) {
-        free(m->fwd.base);
-        free(m->bwd.base);
-        free(m->scratch);
-        m->fwd.base = m->bwd.base = m->scratch = NULL;
-        m->reserved_B = 0;
-        return sara_fail(SARA_ERR_NOMEM, "cannot allocate %.1f MB of activations for batch %d",
-                         (double)(nf + nb + ns) * sizeof(float) / 1e6, B);
-    }
+    SARA_TRY(plan_pass(m, UNET_PLAN_INFER, B));
+    size_t infer = m->mem.peak;
+    SARA_TRY(ensure_plan(m, UNET_PLAN_TRAIN, B));
+    const size_t *t = m->mem.tag_at_peak, f = sizeof(float);
+    m->report = (unet_memory_plan){
+        .weights = m->params.numel * f,
+        .activations = t[POOL_ACT] * f,
+        .scratch = t[POOL_SCRATCH] * f,
+        .act_grads = (m->mem.peak - t[POOL_ACT] - t[POOL_SCRATCH]) * f,
+        .inference = infer * f,
+    };
     m->reserved_B = B;
     return SARA_OK;
 }
 
 unet_memory_plan unet_memory(const unet *m)
 {
-    unet_memory_plan p = {
-        .weights = m->params.numel * sizeof(float),
-        .activations = m->fwd.cap * sizeof(float),
-        .act_grads = m->bwd.cap * sizeof(float),
-        .scratch = m->scratch_numel * sizeof(float),
-    };
+    unet_memory_plan p = m->report;
+    p.weights = m->params.numel * sizeof(float);
     return p;
 }
 
-sara_status unet_forward(unet *m, const float *x, const float *t, const int64_t *labels, int B, float *out)
+/* Checks the inputs of a forward and makes them the current ones. */
+static sara_status set_inputs(unet *m, const float *x, const float *t, const int64_t *labels, int B)
 {
-    if (B != m->reserved_B)
-        SARA_TRY(unet_reserve(m, B));
+    if (B <= 0)
+        return sara_fail(SARA_ERR_INVALID, "batch size must be positive, got %d", B);
     if (m->class_emb >= 0) {
         if (!labels)
             return sara_fail(SARA_ERR_INVALID, "this model is class-conditional: class labels are required");
@@ -743,17 +887,42 @@ sara_status unet_forward(unet *m, const float *x, const float *t, const int64_t 
     m->in_t = t;
     m->in_labels = labels;
     m->B = B;
-    run_forward(m, B);
+    return SARA_OK;
+}
+
+/* A real forward of pass `mode` (planned first if need be); out gets the model output. */
+static sara_status forward_pass(unet *m, int mode, const float *x, const float *t, const int64_t *labels, int B,
+                                float *out)
+{
+    SARA_TRY(set_inputs(m, x, t, labels, B));
+    if (mode == UNET_PLAN_TRAIN && B != m->reserved_B)
+        SARA_TRY(unet_reserve(m, B));
+    SARA_TRY(ensure_plan(m, mode, B));
+    unet_pool_begin(&m->mem, 0);
+    m->keep = mode == UNET_PLAN_TRAIN;
+    run_forward(m, B, NULL);
     int last = m->n_bufs - 1;
     memcpy(out, m->bufs[last].data, (size_t)buf_numel(m, last, B) * sizeof(float));
+    m->saved = m->keep;
     return SARA_OK;
+}
+
+sara_status unet_forward(unet *m, const float *x, const float *t, const int64_t *labels, int B, float *out)
+{
+    return forward_pass(m, UNET_PLAN_TRAIN, x, t, labels, B, out);
+}
+
+sara_status unet_infer(unet *m, const float *x, const float *t, const int64_t *labels, int B, float *out)
+{
+    return forward_pass(m, UNET_PLAN_INFER, x, t, labels, B, out);
 }
 
 sara_status unet_backward(unet *m, const float *dout, float *dx, const ops_sink *sinks)
 {
     int B = m->B;
-    if (B <= 0 || !m->in_x)
-        return sara_fail(SARA_ERR_INVALID, "unet_backward called before unet_forward");
+    if (!m->saved)
+        return sara_fail(SARA_ERR_INVALID, "unet_backward needs a unet_forward of its own before it");
+    m->saved = 0;
     run_backward(m, B, dout, sinks);
     if (dx) {
         float factor = m->cfg.center_input_sample ? 2.0f : 1.0f; /* d(2x − 1)/dx */
@@ -767,14 +936,6 @@ sara_status unet_backward(unet *m, const float *dout, float *dx, const ops_sink 
 
 /* ------------------------------------------------------------------------------------------ */
 /* diagnostics: where a NaN or Inf first appears (called only after a non-finite step) */
-
-static int span_finite(const float *p, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(p[i]))
-            return 0;
-    return 1;
-}
 
 /* A layer's module name: the name of one of its parameters without the last `strip` parts
  * ("down_blocks.0.resnets.1.norm1.weight", strip 2 → "down_blocks.0.resnets.1"). */
@@ -808,7 +969,7 @@ static void layer_name(const unet *m, int i, char *buf, size_t cap)
     }
 }
 
-int unet_find_nonfinite(const unet *m, char *buf, size_t cap)
+int unet_find_nonfinite(unet *m, char *buf, size_t cap)
 {
     const param_table *tables[2] = {&m->params, &m->lora};
     for (int t = 0; t < 2; t++)
@@ -818,24 +979,26 @@ int unet_find_nonfinite(const unet *m, char *buf, size_t cap)
                 return 1;
             }
     int B = m->B;
-    if (B <= 0 || !m->in_x || !m->fwd.base)
-        return 0; /* no forward pass to look at */
-    if (!span_finite(m->bufs[0].data, buf_numel(m, 0, B))) {
+    if (B <= 0 || !m->in_x || ensure_plan(m, UNET_PLAN_INFER, B) != SARA_OK)
+        return 0; /* no forward pass to look at (or no memory to repeat it) */
+    /* The activations are not kept past backward: repeat the forward (the same bits), checked. */
+    int bad = NF_NONE;
+    unet_pool_begin(&m->mem, 0);
+    m->keep = 0;
+    m->saved = 0;
+    run_forward(m, B, &bad);
+    if (bad == NF_NONE)
+        return 0;
+    if (bad == NF_INPUT) {
         snprintf(buf, cap, "the input batch");
-        return 1;
-    }
-    if (!span_finite(m->emb_act, (int64_t)B * m->temb_dim)) {
+    } else if (bad == NF_EMBEDDING) {
         snprintf(buf, cap, "activation of time_embedding");
-        return 1;
+    } else {
+        char name[PARAM_NAME_MAX + 64];
+        layer_name(m, bad, name, sizeof name);
+        snprintf(buf, cap, "activation of %s", name);
     }
-    for (int i = 0; i < m->n_layers; i++)
-        if (!span_finite(m->bufs[m->layers[i].out].data, buf_numel(m, m->layers[i].out, B))) {
-            char name[PARAM_NAME_MAX + 64];
-            layer_name(m, i, name, sizeof name);
-            snprintf(buf, cap, "activation of %s", name);
-            return 1;
-        }
-    return 0;
+    return 1;
 }
 
 const char *unet_param_name(const unet *m, int i)

@@ -2,8 +2,10 @@
  * Parameters live in one param_table whose names are exactly diffusers' state_dict keys, so a
  * diffusers checkpoint (config.json + diffusion_pytorch_model.safetensors) loads as it is.
  * The network is a flat list of layers over a table of activation buffers; skip connections are
- * buffers read by two layers, so their gradients simply accumulate. Activation memory is planned
- * for a batch size before the first step (unet_reserve) and reported by unet_memory. */
+ * buffers read by two layers, so their gradients simply accumulate. Activation memory is one
+ * arena planned for a pass and batch size before it is used (unet_reserve, or the first call);
+ * a training forward keeps what backward needs, an inference forward (unet_infer) keeps nothing
+ * and reuses buffers layer to layer. unet_memory reports both plans. */
 #ifndef SARA_MODEL_UNET_H
 #define SARA_MODEL_UNET_H
 
@@ -17,11 +19,14 @@
 
 typedef struct unet unet;
 
+/* The training arena (forward + backward at the reserved batch) is activations + act_grads +
+ * scratch, split by what its blocks hold at its peak. */
 typedef struct {
     size_t weights;      /* parameter arena */
-    size_t activations;  /* saved forward activations at the reserved batch size */
-    size_t act_grads;    /* activation gradients during backward */
-    size_t scratch;      /* im2col / attention scratch */
+    size_t activations;  /* forward activations live at the training peak (those backward needs) */
+    size_t act_grads;    /* activation gradients and backward working buffers at that peak (and gaps) */
+    size_t scratch;      /* kernel scratch (Winograd / im2col / attention) at that peak */
+    size_t inference;    /* the whole arena of an inference forward at the reserved batch */
 } unet_memory_plan;
 
 /* Builds the layer list and registers (and allocates, zeroed) every parameter. */
@@ -30,7 +35,8 @@ void unet_free(unet *m);
 const unet_config *unet_get_config(const unet *m);
 param_table *unet_params(unet *m);
 
-/* Plans and allocates activation memory for batches of up to B samples. */
+/* Plans the training and inference passes for batch B and allocates the training arena (forward
+ * and backward calls plan themselves when the batch changes; this does it up front). */
 sara_status unet_reserve(unet *m, int B);
 /* Bytes each part needs at the reserved batch size. */
 unet_memory_plan unet_memory(const unet *m);
@@ -38,8 +44,13 @@ unet_memory_plan unet_memory(const unet *m);
 /* out (B, out_channels, S, S) = model(x (B, in_channels, S, S), timesteps t (B), labels (B) or NULL).
  * Keeps what backward needs. Labels must lie in [0, num_class_embeds). */
 sara_status unet_forward(unet *m, const float *x, const float *t, const int64_t *labels, int B, float *out);
-/* Backward of the last forward: dout (B, out_channels, S, S). dx (B, in_channels, S, S) += ∂/∂x
- * (NULL: not needed). sinks: one per parameter, in table order (NULL: no parameter gradients). */
+/* The same output, bit for bit, without keeping anything for backward: the live memory at any
+ * point is the skip connections and the current layer's working buffers. For sampling and any
+ * caller that only needs the forward; unet_backward after it fails. */
+sara_status unet_infer(unet *m, const float *x, const float *t, const int64_t *labels, int B, float *out);
+/* Backward of the last forward (unet_forward): dout (B, out_channels, S, S). dx (B, in_channels, S, S)
+ * += ∂/∂x (NULL: not needed). sinks: one per parameter, in table order (NULL: no parameter
+ * gradients). It consumes what the forward kept: each backward needs a forward of its own. */
 sara_status unet_backward(unet *m, const float *dout, float *dx, const ops_sink *sinks);
 
 /* The file names diffusers' save_pretrained uses inside a model folder. */
@@ -74,9 +85,10 @@ int64_t unet_param_count(const unet *m);
 /* After a step went non-finite: names (into buf) the first parameter that holds a NaN or Inf
  * ("parameter <name>"), else the first activation of the last forward pass, in forward order
  * ("activation of <module>"); returns 1 if one was found, 0 if all are finite. Costs one pass
- * over the weights and saved activations, so it runs only when the loss or gradient norm is
- * not finite. */
-int unet_find_nonfinite(const unet *m, char *buf, size_t cap);
+ * over the weights and one inference forward on the last forward's inputs (which must still be
+ * valid; the activations themselves are not kept past backward), so it runs only when the loss
+ * or gradient norm is not finite. */
+int unet_find_nonfinite(unet *m, char *buf, size_t cap);
 /* Name of parameter i in unet_backward's sinks order: the model's table, then the LoRA table's. */
 const char *unet_param_name(const unet *m, int i);
 

@@ -28,78 +28,90 @@ static ops_conv_shape branch_shape(const conv_p *c, int B)
     return s;
 }
 
-void unet_lora_conv_forward(unet *m, const conv_p *c, int B, const float *x, float *y)
+/* xa (or its gradient) of a branch over `rows` vectors: (N, r) for a linear on N rows,
+ * (B, r, Ho, Wo) for a conv (B·Ho·Wo vectors). */
+static float *take_xa(unet *m, const lora_p *l, int64_t rows)
 {
-    const lora_p *l = &c->lora;
-    ops_conv_shape s = branch_shape(c, B);
-    int hw = l->rows, O = c->s.O, r = l->r;
-    conv2d_forward(l->xa, x, LP(m, l->a), NULL, &s, m->scratch);
-    for (int b = 0; b < B; b++) /* y_b (O, HW) += scale · B (O, r) · xa_b (r, HW) */
-        ops_gemm(0, 0, O, hw, r, l->scale, LP(m, l->b), r, l->xa + (size_t)b * r * hw, hw, 1.0f,
-                 y + (size_t)b * O * hw, hw);
+    return unet_take(&m->mem, rows * l->r);
 }
 
-void unet_lora_conv_backward(unet *m, const conv_p *c, int B, const float *x, const float *dy, float *dx,
+/* A training forward keeps xa for backward; an inference forward gives it back at once. */
+static void done_forward(unet *m, lora_p *l)
+{
+    if (!m->keep) {
+        unet_give(&m->mem, l->xa);
+        l->xa = NULL;
+    }
+}
+
+void unet_lora_conv_forward(unet *m, conv_p *c, int B, const float *x, float *y)
+{
+    lora_p *l = &c->lora;
+    ops_conv_shape s = branch_shape(c, B);
+    int hw = l->rows, O = c->s.O, r = l->r;
+    l->xa = take_xa(m, l, (int64_t)B * hw);
+    float *scratch = unet_take_scratch(m, conv2d_scratch_numel(&s));
+    if (!m->mem.planning) {
+        conv2d_forward(l->xa, x, LP(m, l->a), NULL, &s, scratch);
+        for (int b = 0; b < B; b++) /* y_b (O, HW) += scale · B (O, r) · xa_b (r, HW) */
+            ops_gemm(0, 0, O, hw, r, l->scale, LP(m, l->b), r, l->xa + (size_t)b * r * hw, hw, 1.0f,
+                     y + (size_t)b * O * hw, hw);
+    }
+    unet_give(&m->mem, scratch);
+    done_forward(m, l);
+}
+
+void unet_lora_conv_backward(unet *m, conv_p *c, int B, const float *x, const float *dy, float *dx,
                              const ops_sink *sinks)
 {
-    const lora_p *l = &c->lora;
+    lora_p *l = &c->lora;
     ops_conv_shape s = branch_shape(c, B);
     int hw = l->rows, O = c->s.O, r = l->r;
     float *db = dense_target(lora_sink(m, sinks, l->b));
-    for (int b = 0; b < B; b++) {
-        const float *dyb = dy + (size_t)b * O * hw, *xab = l->xa + (size_t)b * r * hw;
-        /* dxa_b (r, HW) = scale · Bᵀ · dy_b; dB (O, r) += scale · dy_b · xa_bᵀ */
-        ops_gemm(1, 0, r, hw, O, l->scale, LP(m, l->b), r, dyb, hw, 0.0f, l->dxa + (size_t)b * r * hw, hw);
-        if (db)
-            ops_gemm(0, 1, O, r, hw, l->scale, dyb, hw, xab, hw, 1.0f, db, r);
+    float *dxa = take_xa(m, l, (int64_t)B * hw); /* (B, r, Ho, Wo), every entry written below */
+    float *scratch = unet_take_scratch(m, conv2d_scratch_numel(&s));
+    if (!m->mem.planning) {
+        for (int b = 0; b < B; b++) {
+            const float *dyb = dy + (size_t)b * O * hw, *xab = l->xa + (size_t)b * r * hw;
+            /* dxa_b (r, HW) = scale · Bᵀ · dy_b; dB (O, r) += scale · dy_b · xa_bᵀ */
+            ops_gemm(1, 0, r, hw, O, l->scale, LP(m, l->b), r, dyb, hw, 0.0f, dxa + (size_t)b * r * hw, hw);
+            if (db)
+                ops_gemm(0, 1, O, r, hw, l->scale, dyb, hw, xab, hw, 1.0f, db, r);
+        }
+        conv2d_backward(dx, lora_sink(m, sinks, l->a), NULL, dxa, x, LP(m, l->a), &s, scratch);
     }
-    conv2d_backward(dx, lora_sink(m, sinks, l->a), NULL, l->dxa, x, LP(m, l->a), &s, m->scratch);
+    unet_give(&m->mem, scratch);
+    unet_give(&m->mem, dxa);
+    unet_give(&m->mem, l->xa);
+    l->xa = NULL;
 }
 
-void unet_lora_linear_forward(unet *m, const lin_p *l, int N, const float *x, float *y)
+void unet_lora_linear_forward(unet *m, lin_p *l, int N, const float *x, float *y)
 {
-    const lora_p *p = &l->lora;
-    linear_forward(p->xa, x, LP(m, p->a), NULL, N, l->I, p->r);                       /* xa (N, r) */
-    ops_gemm(0, 1, N, l->O, p->r, p->scale, p->xa, p->r, LP(m, p->b), p->r, 1.0f, y, l->O); /* y += s·xa·Bᵀ */
+    lora_p *p = &l->lora;
+    p->xa = take_xa(m, p, N);
+    if (!m->mem.planning) {
+        linear_forward(p->xa, x, LP(m, p->a), NULL, N, l->I, p->r);                             /* xa (N, r) */
+        ops_gemm(0, 1, N, l->O, p->r, p->scale, p->xa, p->r, LP(m, p->b), p->r, 1.0f, y, l->O); /* y += s·xa·Bᵀ */
+    }
+    done_forward(m, p);
 }
 
-void unet_lora_linear_backward(unet *m, const lin_p *l, int N, const float *x, const float *dy, float *dx,
+void unet_lora_linear_backward(unet *m, lin_p *l, int N, const float *x, const float *dy, float *dx,
                                const ops_sink *sinks)
 {
-    const lora_p *p = &l->lora;
+    lora_p *p = &l->lora;
     float *db = dense_target(lora_sink(m, sinks, p->b));
-    ops_gemm(0, 0, N, p->r, l->O, p->scale, dy, l->O, LP(m, p->b), p->r, 0.0f, p->dxa, p->r); /* dxa = s·dy·B */
-    if (db)
-        ops_gemm(1, 0, l->O, p->r, N, p->scale, dy, l->O, p->xa, p->r, 1.0f, db, p->r);  /* dB += s·dyᵀ·xa */
-    linear_backward(dx, lora_sink(m, sinks, p->a), NULL, p->dxa, x, LP(m, p->a), N, l->I, p->r);
-}
-
-void unet_lora_take_buffers(unet *m, int B, arena *a, int backward)
-{
-    for (int i = 0; i < m->n_lora_mods; i++) {
-        lora_p *l = m->lora_mods[i];
-        int64_t n = (int64_t)B * l->rows * l->r;
-        if (backward)
-            l->dxa = unet_take_zero(a, n);
-        else
-            l->xa = unet_take(a, n);
+    float *dxa = take_xa(m, p, N); /* (N, r), written by the first product */
+    if (!m->mem.planning) {
+        ops_gemm(0, 0, N, p->r, l->O, p->scale, dy, l->O, LP(m, p->b), p->r, 0.0f, dxa, p->r); /* dxa = s·dy·B */
+        if (db)
+            ops_gemm(1, 0, l->O, p->r, N, p->scale, dy, l->O, p->xa, p->r, 1.0f, db, p->r);  /* dB += s·dyᵀ·xa */
+        linear_backward(dx, lora_sink(m, sinks, p->a), NULL, dxa, x, LP(m, p->a), N, l->I, p->r);
     }
-}
-
-size_t unet_lora_scratch_numel(const unet *m, int B)
-{
-    size_t need = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const layer *L = &m->layers[i];
-        const conv_p *convs[4] = {&L->conv, &L->c1, &L->c2, &L->sc};
-        for (int c = 0; c < 4; c++)
-            if (convs[c]->lora.r > 0) {
-                ops_conv_shape s = branch_shape(convs[c], B);
-                size_t k = conv2d_scratch_numel(&s);
-                need = k > need ? k : need;
-            }
-    }
-    return need;
+    unet_give(&m->mem, dxa);
+    unet_give(&m->mem, p->xa);
+    p->xa = NULL;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -207,7 +219,9 @@ sara_status unet_lora_attach(unet *m, int rank, double alpha, const char *target
         return c.status;
     }
     init_branches(m, seed);
-    m->reserved_B = 0; /* the activation plan now includes the branches */
+    m->plan_mode = UNET_PLAN_NONE; /* the activation plan now includes the branches */
+    m->reserved_B = 0;
+    m->saved = 0;
     return SARA_OK;
 }
 

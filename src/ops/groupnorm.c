@@ -3,7 +3,8 @@
  * Statistics and the backward's sums are accumulated in double: groups are large (e.g. 16
  * channels × 64×64) and float sums would lose digits the tests can see. Each pass over the
  * data is one vectorised loop (OPS_VECTOR_CLONES); the backward reads dy and x once for all
- * its sums, which serve dx, dgamma and dbeta alike. */
+ * its sums, which serve dx, dgamma and dbeta alike. Also here: GroupNorm followed by SiLU as
+ * one op that keeps only the statistics (the backward recomputes the normalised values). */
 #include <stdlib.h>
 
 #include "ops/real.h"
@@ -81,6 +82,19 @@ OPS_VECTOR_CLONES static void gn_dx(real *dx, const real *dy, const real *x, rea
     }
 }
 
+/* The statistics of one group's n contiguous elements: mean and 1/sqrt(var + eps) (biased). One
+ * pass, shifted by the group's first element: in double, with float data, the variance loses
+ * no digits that float could hold unless |mean| / std > 1e4. */
+static void gn_stats(const real *xg, size_t n, real eps, real *mean, real *rstd)
+{
+    double s[2], shift = (double)xg[0];
+    gn_moments(xg, shift, n, s);
+    double d = s[0] / (double)n, var = s[1] / (double)n - d * d;
+    var = var > 0 ? var : 0;
+    *mean = (real)(shift + d);
+    *rstd = (real)(1.0 / sqrt(var + (double)eps));
+}
+
 void OPS_NAME(groupnorm_forward)(real *y, real *mean, real *rstd, const real *x, const real *gamma,
                                  const real *beta, int B, int C, int HW, int G, real eps)
 {
@@ -90,15 +104,8 @@ void OPS_NAME(groupnorm_forward)(real *y, real *mean, real *rstd, const real *x,
     for (int bg = 0; bg < B * G; bg++) {
         const real *xg = x + (size_t)bg * n;
         real *yg = y + (size_t)bg * n;
-        /* One pass, shifted by the group's first element: in double, with float data, the
-         * variance loses no digits that float could hold unless |mean| / std > 1e4. */
-        double s[2], shift = (double)xg[0];
-        gn_moments(xg, shift, n, s);
-        double d = s[0] / (double)n, var = s[1] / (double)n - d * d;
-        var = var > 0 ? var : 0;
-        real mr = (real)(shift + d), rs = (real)(1.0 / sqrt(var + (double)eps));
-        mean[bg] = mr;
-        rstd[bg] = rs;
+        gn_stats(xg, n, eps, &mean[bg], &rstd[bg]);
+        real mr = mean[bg], rs = rstd[bg];
         int g = bg % G;
         for (int cl = 0; cl < Cg; cl++) {
             int c = g * Cg + cl;
@@ -195,6 +202,110 @@ void OPS_NAME(groupnorm_backward)(real *dx, const ops_sink_t *dgamma, const ops_
         }
         k.sums = sums;
     }
+    if (dx)
+        gn_input_grad(dx, &k, gamma);
+    OPS_NAME(ops_sink_each)(dgamma, C, gn_gamma_grad, &k);
+    OPS_NAME(ops_sink_each)(dbeta, C, gn_beta_grad, &k);
+    free(sums);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* GroupNorm followed by SiLU, fused (every ResNet block's norm1/norm2 → SiLU, conv_norm_out).
+ * Only x and the statistics are kept: the normalised value v = (x − mean)·rstd·γ + β is formed
+ * in registers, so neither v nor silu(v) has to be stored between forward and backward. Each
+ * element is computed with exactly the operations of groupnorm_forward then silu_forward
+ * (and of silu_backward then groupnorm_backward), so the results are bit-identical to the
+ * unfused pair. */
+
+/* y = silu((x − m)·r·a + b) over n */
+OPS_VECTOR_CLONES static void gn_normalize_silu(real *y, const real *x, real m, real r, real a, real b, int n)
+{
+#pragma omp simd
+    for (int p = 0; p < n; p++) {
+        real v = (x[p] - m) * r * a + b;
+        y[p] = v * ops_sigmoid(v);
+    }
+}
+
+/* One channel: g ← g·silu'(v) in place, v = (x − m)·r·a + b, with silu'(v) = σ(v)·(1 + v·(1 − σ(v)));
+ * then s[0] = Σ g, s[1] = Σ g·(x − m) of the new g, summed as gn_grad_sums does. */
+OPS_VECTOR_CLONES static void gn_silu_grad_sums(real *g, const real *x, real m, real r, real a, real b, size_t n,
+                                                double s[2])
+{
+    double s1[GN_LANES] = {0}, s2[GN_LANES] = {0}, md = (double)m;
+    size_t p = 0;
+    for (; p + GN_LANES <= n; p += GN_LANES)
+#pragma omp simd
+        for (int j = 0; j < GN_LANES; j++) {
+            real v = (x[p + j] - m) * r * a + b, sg = ops_sigmoid(v);
+            real d = g[p + j] * sg * (1 + v * (1 - sg));
+            g[p + j] = d;
+            s1[j] += (double)d;
+            s2[j] += (double)d * ((double)x[p + j] - md);
+        }
+    for (int j = 0; p < n; p++, j++) {
+        real v = (x[p] - m) * r * a + b, sg = ops_sigmoid(v);
+        real d = g[p] * sg * (1 + v * (1 - sg));
+        g[p] = d;
+        s1[j] += (double)d;
+        s2[j] += (double)d * ((double)x[p] - md);
+    }
+    s[0] = gn_combine(s1);
+    s[1] = gn_combine(s2);
+}
+
+/* y = silu(GroupNorm(x)) of group bg from its statistics m, r. */
+static void gn_silu_group(real *y, const real *x, real m, real r, const real *gamma, const real *beta, int bg, int Cg,
+                          int HW, int G)
+{
+    size_t n = (size_t)Cg * HW;
+    int g = bg % G;
+    for (int cl = 0; cl < Cg; cl++) {
+        int c = g * Cg + cl;
+        size_t o = (size_t)bg * n + (size_t)cl * HW;
+        gn_normalize_silu(y + o, x + o, m, r, gamma ? gamma[c] : 1, beta ? beta[c] : 0, HW);
+    }
+}
+
+void OPS_NAME(groupnorm_silu_forward)(real *y, real *mean, real *rstd, const real *x, const real *gamma,
+                                      const real *beta, int B, int C, int HW, int G, real eps)
+{
+    int Cg = C / G;
+#pragma omp parallel for schedule(static)
+    for (int bg = 0; bg < B * G; bg++) {
+        gn_stats(x + (size_t)bg * Cg * HW, (size_t)Cg * HW, eps, &mean[bg], &rstd[bg]);
+        gn_silu_group(y, x, mean[bg], rstd[bg], gamma, beta, bg, Cg, HW, G);
+    }
+}
+
+void OPS_NAME(groupnorm_silu_apply)(real *y, const real *x, const real *mean, const real *rstd, const real *gamma,
+                                    const real *beta, int B, int C, int HW, int G)
+{
+    int Cg = C / G;
+#pragma omp parallel for schedule(static)
+    for (int bg = 0; bg < B * G; bg++)
+        gn_silu_group(y, x, mean[bg], rstd[bg], gamma, beta, bg, Cg, HW, G);
+}
+
+void OPS_NAME(groupnorm_silu_backward)(real *dx, const ops_sink_t *dgamma, const ops_sink_t *dbeta, real *dy,
+                                       const real *x, const real *mean, const real *rstd, const real *gamma,
+                                       const real *beta, int B, int C, int HW, int G)
+{
+    int Cg = C / G;
+    /* (B, C, 2): Σ dv and Σ dv·(x − mean) per (b, c), which dx, dgamma and dbeta all need */
+    double *sums = malloc((size_t)B * C * 2 * sizeof *sums);
+#pragma omp parallel for schedule(static)
+    for (int bc = 0; bc < B * C; bc++) {
+        int c = bc % C, bg = bc / C * G + c / Cg;
+        double unused[2];
+        gn_silu_grad_sums(dy + (size_t)bc * HW, x + (size_t)bc * HW, mean[bg], rstd[bg], gamma ? gamma[c] : 1,
+                          beta ? beta[c] : 0, (size_t)HW, sums ? sums + 2 * (size_t)bc : unused);
+    }
+    if (!sums) { /* without the memory: dy now holds dv, and the plain backward forms its own sums */
+        OPS_NAME(groupnorm_backward)(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, B, C, HW, G);
+        return;
+    }
+    gn_grad_ctx k = {dy, x, mean, rstd, sums, B, C, HW, G};
     if (dx)
         gn_input_grad(dx, &k, gamma);
     OPS_NAME(ops_sink_each)(dgamma, C, gn_gamma_grad, &k);

@@ -42,6 +42,20 @@ void OPS_NAME(groupnorm_backward)(OPS_REAL *dx, const OPS_NAME(ops_sink) *dgamma
                                   const OPS_REAL *dy, const OPS_REAL *x, const OPS_REAL *mean, const OPS_REAL *rstd,
                                   const OPS_REAL *gamma, int B, int C, int HW, int G);
 
+/* ---- GroupNorm then SiLU, fused: y = silu(groupnorm(x)), bit-identical to the two ops in turn.
+ * Saves only mean, rstd (B, G): apply re-forms y from x and them (the same bits as forward), and
+ * backward re-forms the normalised values itself, so neither tensor has to be kept. ---- */
+void OPS_NAME(groupnorm_silu_forward)(OPS_REAL *y, OPS_REAL *mean, OPS_REAL *rstd, const OPS_REAL *x,
+                                      const OPS_REAL *gamma, const OPS_REAL *beta, int B, int C, int HW, int G,
+                                      OPS_REAL eps);
+void OPS_NAME(groupnorm_silu_apply)(OPS_REAL *y, const OPS_REAL *x, const OPS_REAL *mean, const OPS_REAL *rstd,
+                                    const OPS_REAL *gamma, const OPS_REAL *beta, int B, int C, int HW, int G);
+/* dy (B, C, HW), the gradient of y, is overwritten with that of the norm's output (scratch for
+ * the caller afterwards); dx +=, dgamma and dbeta sinks +=. */
+void OPS_NAME(groupnorm_silu_backward)(OPS_REAL *dx, const OPS_NAME(ops_sink) *dgamma, const OPS_NAME(ops_sink) *dbeta,
+                                       OPS_REAL *dy, const OPS_REAL *x, const OPS_REAL *mean, const OPS_REAL *rstd,
+                                       const OPS_REAL *gamma, const OPS_REAL *beta, int B, int C, int HW, int G);
+
 /* ---- SiLU: y = x·σ(x), elementwise over n. y may alias x in forward. ---- */
 void OPS_NAME(silu_forward)(OPS_REAL *y, const OPS_REAL *x, int64_t n);
 void OPS_NAME(silu_backward)(OPS_REAL *dx, const OPS_REAL *dy, const OPS_REAL *x, int64_t n);
@@ -84,6 +98,17 @@ void OPS_NAME(concat_channels_backward)(OPS_REAL *da, OPS_REAL *db, const OPS_RE
 void OPS_NAME(add_channel_bias_forward)(OPS_REAL *h, const OPS_REAL *t, int B, int C, int HW);
 /* dt (B, C) += Σ_hw dh. */
 void OPS_NAME(add_channel_bias_backward)(OPS_REAL *dt, const OPS_REAL *dh, int B, int C, int HW);
+
+/* ---- global average pooling: y (B, C) = mean over HW of x (B, C, HW); dx (B, C, HW) += dy / HW. ---- */
+void OPS_NAME(global_avgpool_forward)(OPS_REAL *y, const OPS_REAL *x, int B, int C, int HW);
+void OPS_NAME(global_avgpool_backward)(OPS_REAL *dx, const OPS_REAL *dy, int B, int C, int HW);
+
+/* ---- softmax cross-entropy, mean over N rows: returns −(1/N) Σ_n log softmax(logits_n)[labels_n]
+ * for logits (N, K), labels (N) in [0, K); saves probs (N, K). ---- */
+OPS_REAL OPS_NAME(softmax_xent_forward)(OPS_REAL *probs, const OPS_REAL *logits, const int64_t *labels, int N, int K);
+/* dlogits (N, K) += dloss · (probs − onehot(labels)) / N. */
+void OPS_NAME(softmax_xent_backward)(OPS_REAL *dlogits, const OPS_REAL *probs, const int64_t *labels, int N, int K,
+                                     OPS_REAL dloss);
 
 /* ---- elementwise helpers over n ---- */
 void OPS_NAME(ops_add)(OPS_REAL *y, const OPS_REAL *a, const OPS_REAL *b, int64_t n);   /* y = a + b */

@@ -1,4 +1,6 @@
-/* sample.c — the UNet as the sampler's denoiser, batched generation and class grids. */
+/* sample.c — the UNet as the sampler's denoiser, batched generation and class grids. The
+ * denoiser is the inference forward: it keeps no activations for a backward, so sampling needs
+ * only the skip connections and one layer's buffers. */
 #include "train/sample.h"
 
 #include <stdlib.h>
@@ -14,7 +16,7 @@
 
 static sara_status unet_denoise(void *ctx, int B, const float *x, const float *t, const int64_t *labels, float *out)
 {
-    return unet_forward((unet *)ctx, x, t, labels, B, out);
+    return unet_infer((unet *)ctx, x, t, labels, B, out);
 }
 
 sara_status sample_images(unet *m, const noise_schedule *s, const sampler_options *o, const int64_t *labels, int n,

@@ -131,7 +131,7 @@ static sara_status run(const forward_args *a)
     if (s == SARA_OK)
         s = read_inputs(in, unet_get_config(m), &B, &b);
     if (s == SARA_OK)
-        s = unet_forward(m, b.x, b.t, b.labels, B, b.out);
+        s = (b.gout ? unet_forward : unet_infer)(m, b.x, b.t, b.labels, B, b.out); /* no backward: keep nothing */
     if (s == SARA_OK && b.gout) {
         param_table *p = unet_params(m);
         s = params_clone_layout(&b.grads, p);

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"forward", cmd_forward, "run the model on tensors from a file (and its backward when grad_output is given)"},
     {"merge", cmd_merge, "fold SaRA or LoRA adapters into a base model folder"},
     {"styles", cmd_styles, "write five styled Fashion-MNIST sets (neon, stripes, halftone, fire, emboss) for fine-tuning"},
+    {"classifier", cmd_classifier, "train or test the Fashion-MNIST classifier (FID features, class judge)"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -45,7 +46,7 @@ static void usage(FILE *fp)
     fprintf(fp, "sara %s — fine-tune diffusion models (SaRA, LoRA, full) on the CPU\n\nusage: sara <command> [options]\n\n",
             SARA_VERSION);
     for (int i = 0; i < N_COMMANDS; i++)
-        fprintf(fp, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(fp, "\n'sara <command> --help' lists a command's options.\n");
 }
 
