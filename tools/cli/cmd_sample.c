@@ -6,10 +6,8 @@
 #include "core/status.h"
 #include "core/threads.h"
 #include "diffusion/sampler.h"
-#include "model/unet.h"
 #include "options.h"
-#include "peft/adapter.h"
-#include "train/model_info.h"
+#include "sampling_model.h"
 #include "train/sample.h"
 
 typedef struct {
@@ -44,33 +42,18 @@ static const opt_table sample_table = {
 
 static sara_status run(const sample_args *a)
 {
-    unet *m = NULL;
-    static model_info mi;
-    noise_schedule sched = {0};
-    sampler_options so;
-    sampler_options_default(&so);
-    so.steps = a->steps;
-    so.eta = a->eta;
-    so.guidance_scale = a->guidance;
-    SARA_TRY(sampler_kind_parse(a->sampler, &so.kind));
-    SARA_TRY(unet_load(&m, a->model));
-    sara_status s = adapter_apply_specs(unet_params(m), a->adapter.v, a->adapter.n, a->force);
-    if (s == SARA_OK)
-        s = model_info_load(&mi, a->model, unet_get_config(m));
-    so.null_label = mi.null_label;
-    if (s == SARA_OK && a->guidance != 1.0 && mi.null_label < 0)
-        s = sara_fail(SARA_ERR_INVALID, "%s: guidance needs a model trained with a null class (sara.json null_label)",
-                      a->model);
-    if (s == SARA_OK)
-        s = model_info_schedule(&mi, &sched);
-    if (s == SARA_OK)
-        s = sample_class_grid(m, &sched, &so, mi.num_classes, a->per_class, a->batch, (uint64_t)a->seed, a->out);
+    sampling_model sm;
+    const sampling_model_args ma = {a->model, a->sampler, a->adapter.v, a->adapter.n, a->force, a->steps, a->eta,
+                                    a->guidance};
+    SARA_TRY(sampling_model_load(&sm, &ma));
+    const model_info *mi = sm.mi;
+    sara_status s = sample_class_grid(sm.m, &sm.sched, &sm.so, mi->num_classes, a->per_class, a->batch,
+                                      (uint64_t)a->seed, a->out);
     if (s == SARA_OK)
         fprintf(stderr, "wrote %s (%d rows × %d, %s %d steps, guidance %.2g, seed %lld)\n", a->out,
-                mi.num_classes > 0 ? mi.num_classes : 1, a->per_class, sampler_kind_name(so.kind), so.steps,
-                so.guidance_scale, (long long)a->seed);
-    schedule_free(&sched);
-    unet_free(m);
+                mi->num_classes > 0 ? mi->num_classes : 1, a->per_class, sampler_kind_name(sm.so.kind), sm.so.steps,
+                sm.so.guidance_scale, (long long)a->seed);
+    sampling_model_free(&sm);
     return s;
 }
 

@@ -20,6 +20,7 @@ static const command commands[] = {
     {"merge", cmd_merge, "fold SaRA or LoRA adapters into a base model folder"},
     {"styles", cmd_styles, "write five styled Fashion-MNIST sets (neon, stripes, halftone, fire, emboss) for fine-tuning"},
     {"classifier", cmd_classifier, "train or test the Fashion-MNIST classifier (FID features, class judge)"},
+    {"eval", cmd_eval, "FID and class adherence of samples (or an image folder); VLHI over a group of results"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
