@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/dirs.h"
 #include "core/status.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1074,11 +1075,7 @@ sara_status unet_load(unet **out, const char *dir)
 sara_status unet_save(const unet *m, const char *dir, const char *const *meta_kv, int meta_pairs)
 {
     char cfg_path[4096], w_path[4096];
-    if (mkdir(dir, 0777) != 0) {
-        struct stat st;
-        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-            return sara_fail(SARA_ERR_IO, "%s: cannot create model folder", dir);
-    }
+    SARA_TRY(dirs_create(dir));
     join_path(cfg_path, sizeof cfg_path, dir, UNET_CONFIG_FILE);
     join_path(w_path, sizeof w_path, dir, UNET_WEIGHTS_FILE);
     /* With LoRA attached, the saved model is the merged one: a plain model any tool can load. */

@@ -19,6 +19,7 @@
 
 #include "core/atomic_file.h"
 #include "core/rng.h"
+#include "core/dirs.h"
 #include "core/status.h"
 #include "diffusion/diffusion.h"
 
@@ -75,16 +76,6 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static sara_status ensure_dir(const char *path)
-{
-    if (mkdir(path, 0777) == 0 || errno == EEXIST) {
-        struct stat st;
-        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            return SARA_OK;
-    }
-    return sara_fail(SARA_ERR_IO, "%s: cannot create folder: %s", path, strerror(errno));
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -162,7 +153,7 @@ static sara_status checkpoint_write(trainer *tr)
         return sara_fail(SARA_ERR_NUMERIC, "step %" PRId64 ": parameter %s is not finite; checkpoint not written "
                          "(the last good checkpoint is kept)", tr->step, bad);
     snprintf(dir, sizeof dir, "%s/" CHECKPOINT_DIR, tr->o->out_dir);
-    SARA_TRY(ensure_dir(dir));
+    SARA_TRY(dirs_create(dir));
     checkpoint_path(tr, tr->step, path, sizeof path);
     st_writer *w = NULL;
     SARA_TRY(st_writer_create(&w));
@@ -614,7 +605,7 @@ sara_status train_run(unet *m, const noise_schedule *sched, const sara_dataset *
                       train_progress_fn cb, void *cb_ctx)
 {
     trainer tr;
-    SARA_TRY(ensure_dir(o->out_dir));
+    SARA_TRY(dirs_create(o->out_dir));
     sara_status s = trainer_init(&tr, m, sched, data, o);
     tr.last_checkpoint_step = -1;
     if (s == SARA_OK && o->resume) {

@@ -13,6 +13,7 @@ int cmd_forward(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_styles(int argc, char **argv);
 int cmd_classifier(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 
 /* Prints "sara: <last error>" and returns the exit code for a failed status (1). */

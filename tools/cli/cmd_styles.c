@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "core/dirs.h"
 #include "core/status.h"
 #include "data/dataset.h"
 #include "data/styles.h"
@@ -38,14 +39,6 @@ static const opt_table styles_table_opts = {
     "styles", "sara styles — write styled Fashion-MNIST sets for fine-tuning", "sara styles --out DIR [options]",
     styles_specs, (int)(sizeof styles_specs / sizeof styles_specs[0]), 0};
 
-static sara_status make_dir(const char *path)
-{
-    struct stat st;
-    if ((mkdir(path, 0777) == 0 || errno == EEXIST) && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return SARA_OK;
-    return sara_fail(SARA_ERR_IO, "%s: cannot create folder: %s", path, strerror(errno));
-}
-
 /* The first per_class images of each class, in split order: pixels (n, 28, 28), labels, indices. */
 static sara_status pick_sources(const sara_dataset *d, int per_class, uint8_t *pixels, int64_t *labels,
                                 int64_t *indices, int *n)
@@ -75,7 +68,7 @@ static sara_status write_style(const styles_args *a, int style, const uint8_t *s
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", a->out, styles_table[style].name);
-    SARA_TRY(make_dir(dir));
+    SARA_TRY(dirs_create(dir));
     size_t side = (size_t)h * (size_t)w;
     uint8_t *styled = malloc((size_t)n * side); /* (n, h, w) */
     if (!styled)
@@ -112,7 +105,7 @@ static sara_status run(const styles_args *a)
     if (s == SARA_OK)
         s = pick_sources(&d, a->per_class, pixels, labels, indices, &n);
     if (s == SARA_OK)
-        s = make_dir(a->out);
+        s = dirs_create(a->out);
     for (int k = 0; k < STYLES_COUNT && s == SARA_OK; k++)
         if (only < 0 || only == k)
             s = write_style(a, k, pixels, labels, indices, n, d.height, d.width);

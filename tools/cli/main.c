@@ -13,6 +13,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"demo", cmd_demo, "the main job: SaRA-fine-tune the embedded base on a style set; grids and FID before/after"},
     {"train", cmd_train, "train or fine-tune a UNet (from scratch or from a model folder)"},
     {"sample", cmd_sample, "write a PNG grid of samples, one row per class"},
     {"inspect", cmd_inspect, "show the tensors, shapes, dtypes and metadata of a safetensors file or model folder"},
