@@ -72,12 +72,15 @@ static void args_add(arg_list *l, const char *fmt, ...)
 /* Runs a subcommand with l's arguments after printing them as a shell line. */
 static int args_run(arg_list *l, int (*cmd)(int, char **), const char *what)
 {
+    fflush(stdout); /* the previous stage's report before this stage's header */
     fprintf(stderr, "\n== %s\n$ sara", what);
     for (int i = 0; i < l->argc; i++)
         fprintf(stderr, " %s", l->argv[i]);
     fprintf(stderr, "\n");
     fflush(stderr);
-    return cmd(l->argc, l->argv);
+    int r = cmd(l->argc, l->argv);
+    fflush(stdout);
+    return r;
 }
 
 /* The fid and adherence numbers of a `sara eval --json` report. */
