@@ -471,3 +471,40 @@ TEST(adapter_cli_merge_and_inspect)
     method_free(meth);
     unet_free(m);
 }
+
+/* `sara merge --zero-below θ` (the paper's Fig. 2(b) surgery): exactly the entries with |p| < θ
+ * become 0, every other entry is bit-identical to the base, and the reported fraction is theirs. */
+TEST(adapter_cli_merge_zero_below)
+{
+    const char *bin = getenv("SARA_BIN");
+    if (!bin) {
+        fprintf(stderr, "    SARA_BIN not set: skipped\n");
+        return;
+    }
+    const float theta = 0.05f;
+    const char *dir = test_tmpdir();
+    char cmd[1600], out[700];
+    snprintf(cmd, sizeof cmd, "%s merge --base " TINY " --zero-below %g -o %s/zeroed >/dev/null 2>&1", bin,
+             (double)theta, dir);
+    CHECK(system(cmd) == 0);
+    unet *base = NULL, *zeroed = NULL;
+    snprintf(out, sizeof out, "%s/zeroed", dir);
+    CHECK_OK(unet_load(&base, TINY));
+    CHECK_OK(unet_load(&zeroed, out));
+    const param_table *b = unet_params(base), *z = unet_params(zeroed);
+    CHECK(b->numel == z->numel);
+    size_t small = 0, wrong = 0;
+    for (size_t k = 0; k < b->numel; k++) {
+        int below = fabsf(b->data[k]) < theta;
+        small += below;
+        wrong += below ? z->data[k] != 0.0f : memcmp(&z->data[k], &b->data[k], sizeof(float)) != 0;
+    }
+    CHECK_MSG(small > 0 && small < b->numel, "θ should split the tiny model's entries (%zu of %zu below)", small,
+              b->numel);
+    CHECK_MSG(wrong == 0, "%zu entries differ from their expected value", wrong);
+    /* a negative θ is a usage error */
+    snprintf(cmd, sizeof cmd, "%s merge --base " TINY " --zero-below -1 -o %s/z2 2>/dev/null", bin, dir);
+    CHECK(system(cmd) != 0);
+    unet_free(zeroed);
+    unet_free(base);
+}
