@@ -3,7 +3,8 @@
  * oracle (tools/fixtures/make_classifier_fixtures.py); global average pooling and softmax
  * cross-entropy (_f64 twins) against central finite differences and closed forms; batching
  * invariance; save/load round trip; bad files give an error naming the file; the committed
- * model still classifies the test split; and the `sara classifier` CLI round trip. */
+ * model still classifies the test split; the committed judge reads every `sara styles` style;
+ * the `sara classifier` CLI round trip; --augment-styles 0 trains exactly as before the option. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "core/status.h"
 #include "data/dataset.h"
 #include "data/image.h"
+#include "data/styles.h"
 #include "eval/classifier.h"
 #include "ops/ops.h"
 #include "test.h"
@@ -24,6 +26,10 @@
 #define COMMITTED "models/classifier/fashion-mnist-classifier.safetensors"
 #define GUARD_IMAGES 1000
 #define GUARD_ACCURACY 0.85
+#define JUDGE "models/classifier/fashion-mnist-judge.safetensors"
+#define JUDGE_IMAGES 200    /* the first test images, styled in-test as `sara styles` does */
+#define JUDGE_ACCURACY 0.75 /* per style; the plain classifier reads neon, stripes, halftone at ~40 % */
+#define FMNIST_SIDE 28
 
 /* Reads a tensor of the fixture into a fresh float buffer (NULL if absent or unreadable). */
 static float *read_f32(const st_file *f, const char *name, int64_t *numel)
@@ -397,6 +403,39 @@ TEST(classifier_committed_model_classifies_the_test_split)
               (long long)sc, (long long)st);
 }
 
+/* Each style applied in memory to the first JUDGE_IMAGES test images, keyed by their test index
+ * like `sara styles` (styles_apply_float is the loader's round trip of a written set). */
+TEST(classifier_committed_judge_reads_every_style)
+{
+    if (!have_fashion_mnist())
+        return;
+    classifier *c = NULL;
+    sara_dataset d = {0};
+    CHECK_OK(classifier_load(&c, JUDGE));
+    int S = classifier_image_size(c);
+    CHECK_OK(dataset_load_fashion_mnist(&d, NULL, "test", JUDGE_IMAGES, S));
+    float *x = malloc((size_t)d.count * S * S * sizeof *x); /* (n, 1, S, S) */
+    uint8_t tmp[2 * FMNIST_SIDE * FMNIST_SIDE];
+    CHECK(x != NULL);
+    for (int style = 0; x && style < STYLES_COUNT; style++) {
+        memcpy(x, d.images, (size_t)d.count * S * S * sizeof *x);
+        sara_status s = SARA_OK;
+        for (int i = 0; i < d.count && s == SARA_OK; i++)
+            s = styles_apply_float(style, x + (size_t)i * S * S, S, FMNIST_SIDE, FMNIST_SIDE, (uint64_t)i, tmp);
+        int64_t correct[FASHION_MNIST_CLASSES], total[FASHION_MNIST_CLASSES], sc = 0, st = 0;
+        if (s == SARA_OK)
+            s = count_correct_one_thread(c, x, d.labels, d.count, correct, total);
+        for (int k = 0; s == SARA_OK && k < FASHION_MNIST_CLASSES; k++)
+            sc += correct[k], st += total[k];
+        CHECK_OK(s);
+        CHECK_MSG(st == JUDGE_IMAGES && (double)sc >= JUDGE_ACCURACY * (double)st, "%s: %lld/%lld correct",
+                  styles_table[style].name, (long long)sc, (long long)st);
+    }
+    free(x);
+    dataset_free(&d);
+    classifier_free(c);
+}
+
 static int run_sara(const char *args, const char *log)
 {
     const char *bin = getenv("SARA_BIN");
@@ -483,4 +522,48 @@ TEST(cli_classifier_test_on_an_image_folder)
     char want[64];
     snprintf(want, sizeof want, "(%lld/%d)", (long long)sc, N);
     CHECK_MSG(log_contains(log, "overall") && log_contains(log, want), "%s lacks overall %s", log, want);
+}
+
+/* The bytes of every parameter of a saved classifier equal (1) or not (0); -1 if unreadable. */
+static int same_weights(const char *a, const char *b)
+{
+    classifier *ca = NULL, *cb = NULL;
+    int r = -1;
+    if (classifier_load(&ca, a) == SARA_OK && classifier_load(&cb, b) == SARA_OK) {
+        const param_table *pa = classifier_params(ca), *pb = classifier_params(cb);
+        r = pa->numel == pb->numel && !memcmp(pa->data, pb->data, pa->numel * sizeof(float));
+    }
+    classifier_free(ca);
+    classifier_free(cb);
+    return r;
+}
+
+/* --augment-styles 0 must be today's training, bit for bit: the same weights as without the option,
+ * and the progress line the training printed before the option existed (pinned from that binary,
+ * commit 92ffcba; 4 decimals absorb BLAS round-off across machines, not a different data stream).
+ * --augment-styles 1 must change the training and be recorded in the metadata. */
+TEST(cli_classifier_augment_styles_zero_trains_as_before)
+{
+    if (!have_fashion_mnist())
+        return;
+    static const char *const opt[3] = {"", "--augment-styles 0", "--augment-styles 1"};
+    char out[3][600], log[3][600], args[2048];
+    for (int i = 0; i < 3; i++) {
+        snprintf(out[i], sizeof out[i], "%s/c%d.safetensors", test_tmpdir(), i);
+        snprintf(log[i], sizeof log[i], "%s/log%d", test_tmpdir(), i);
+        snprintf(args, sizeof args,
+                 "classifier train --threads 1 --limit 64 --batch 32 --epochs 2 --warmup 1 %s --out %s", opt[i],
+                 out[i]);
+        CHECK_MSG(run_sara(args, log[i]) == 0, "sara classifier train %s failed (see %s)", opt[i], log[i]);
+    }
+    CHECK(same_weights(out[0], out[1]) == 1);
+    CHECK_MSG(log_contains(log[1], "loss 2.2562  train acc 14.06 %"), "see %s", log[1]);
+    CHECK(same_weights(out[0], out[2]) == 0);
+    st_file *f = NULL;
+    CHECK_OK(safetensors_open(out[2], &f));
+    const char *aug = safetensors_meta(f, "augment_styles");
+    CHECK(aug && !strcmp(aug, "1"));
+    safetensors_close(f);
+    snprintf(args, sizeof args, "classifier train --augment-styles 1.5 --out %s", out[0]);
+    CHECK(run_sara(args, log[0]) == 1 && log_contains(log[0], "--augment-styles must be in [0, 1]"));
 }

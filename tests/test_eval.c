@@ -320,12 +320,21 @@ TEST(eval_report_round_trips_and_bad_records_name_the_file)
     const int count[2] = {0, 8}, ref[2] = {5, 7};
     const double per[2] = {NAN, 0.625};
     eval_report r = {.label = "sara-20M", .model = "runs/x/model", .adapters = adapters, .n_adapters = 1,
-                     .data = "styles/ink", .classifier = "c.safetensors", .per_class = 8, .steps = 20,
+                     .data = "styles/ink", .classifier = "c.safetensors", .judge = "j.safetensors", .per_class = 8, .steps = 20,
                      .guidance = 1, .seed = 3, .n_generated = 8, .n_reference = 12, .feature_dim = 64,
                      .num_classes = 2, .class_names = names, .count = count, .ref_count = ref,
                      .class_adherence = per, .fid = 12.5, .adherence = 0.625};
     const char *path = tmp_file("r.json");
     CHECK_OK(eval_report_write_json(&r, path));
+    {
+        char json[4096] = {0};
+        FILE *jf = fopen(path, "rb");
+        CHECK(jf && fread(json, 1, sizeof json - 1, jf) > 0);
+        if (jf)
+            fclose(jf);
+        CHECK_MSG(strstr(json, "\"classifier\":\t\"c.safetensors\"") && strstr(json, "\"judge\":\t\"j.safetensors\""),
+                  "json: %s", json);
+    }
     char *label, *data;
     double fid, adh;
     CHECK_OK(eval_record_load(path, &label, &data, &fid, &adh));

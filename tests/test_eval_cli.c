@@ -1,7 +1,7 @@
 /* test_eval_cli.c — `sara eval` as a user runs it ($SARA_BIN): --group ranks hand-written results
  * (checked against VLHI computed by hand) and names the file of a bad one in one line; --images on
  * a tiny folder of Fashion-MNIST test images against itself gives FID ≈ 0 and a valid JSON result;
- * --model samples from a one-step model. The last two need the committed classifier weights. */
+ * --model samples from a one-step model. The last two need the committed classifier and judge weights. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 #include "test.h"
 
 #define CLASSIFIER_PATH "models/classifier/fashion-mnist-classifier.safetensors"
+#define JUDGE_PATH "models/classifier/fashion-mnist-judge.safetensors"
 #define TINY_IMAGES 24
 
 static int run_eval(const char *args, const char *log)
@@ -115,6 +116,10 @@ TEST(eval_cli_group_ranks_results_and_names_bad_files)
     CHECK(one_line_with(log, "unexpected argument 'stray.json'"));
     CHECK(run_eval("eval --images /no/such/folder --classifier /no/such/classifier.safetensors", log) == 1);
     CHECK(one_line_with(log, "/no/such/classifier.safetensors"));
+    if (access(CLASSIFIER_PATH, R_OK) == 0) {
+        CHECK(run_eval("eval --images /no/such/folder --judge /no/such/judge.safetensors", log) == 1);
+        CHECK(one_line_with(log, "/no/such/judge.safetensors"));
+    }
 }
 
 /* A folder of the first TINY_IMAGES Fashion-MNIST test images with metadata.jsonl captions. */
@@ -157,9 +162,9 @@ static double json_number(const cJSON *o, const char *key)
 
 static int have_inputs(void)
 {
-    if (access(CLASSIFIER_PATH, R_OK) != 0 ||
+    if (access(CLASSIFIER_PATH, R_OK) != 0 || access(JUDGE_PATH, R_OK) != 0 ||
         access(FASHION_MNIST_DEFAULT_DIR "/t10k-images-idx3-ubyte.gz", R_OK) != 0) {
-        printf("    (skipped: needs " CLASSIFIER_PATH " and dataset-fashion-mnist)\n");
+        printf("    (skipped: needs " CLASSIFIER_PATH ", " JUDGE_PATH " and dataset-fashion-mnist)\n");
         return 0;
     }
     return 1;
@@ -183,7 +188,11 @@ TEST(eval_cli_images_against_themselves_give_zero_fid_and_valid_json)
     cJSON_ArrayForEach(it, per) sum += (int)json_number(it, "generated");
     int ok = gen == TINY_IMAGES && ref == TINY_IMAGES && sum == TINY_IMAGES && fid >= 0 && fid < 1e-6 &&
              adh >= 0 && adh <= 1 && !strcmp(cJSON_GetObjectItem(r, "label")->valuestring, "ceiling") &&
-             cJSON_IsObject(cJSON_GetObjectItem(r, "fid_samples"));
+             cJSON_IsObject(cJSON_GetObjectItem(r, "fid_samples")) &&
+             cJSON_IsString(cJSON_GetObjectItem(r, "classifier")) &&
+             !strcmp(cJSON_GetObjectItem(r, "classifier")->valuestring, CLASSIFIER_PATH) &&
+             cJSON_IsString(cJSON_GetObjectItem(r, "judge")) &&
+             !strcmp(cJSON_GetObjectItem(r, "judge")->valuestring, JUDGE_PATH);
     cJSON_Delete(r);
     CHECK_MSG(ok, "result %s: fid %g adherence %g generated %d reference %d per-class sum %d", js, fid, adh, gen, ref,
               sum);

@@ -97,6 +97,47 @@ TEST(styles_are_deterministic)
     CHECK_MSG(bad == 0, "%d style digests changed", bad);
 }
 
+/* A 28×28 image on the loader's 32×32 canvas of -1, p / 127.5 - 1 as dataset_load_fashion_mnist places it. */
+static void canvas_from_u8(const uint8_t *px, float *canvas /* (32, 32) */)
+{
+    int off = (PAD_TO - FIX_SIDE) / 2;
+    for (int i = 0; i < PAD_TO * PAD_TO; i++)
+        canvas[i] = -1.0f;
+    for (int y = 0; y < FIX_SIDE; y++)
+        for (int x = 0; x < FIX_SIDE; x++)
+            canvas[(y + off) * PAD_TO + x + off] = (float)px[y * FIX_SIDE + x] / 127.5f - 1.0f;
+}
+
+/* styles_apply_float (the classifier's style augmentation) on a loaded image equals loading the
+ * styled bytes: the same floats, bit for bit, border untouched; and styles_pixels_from_float
+ * inverts the loader's scaling for every byte. */
+TEST(styles_apply_float_equals_the_loaded_styled_bytes)
+{
+    static fixture f;
+    CHECK_OK(fixture_load(&f));
+    float got[PAD_TO * PAD_TO], want[PAD_TO * PAD_TO];
+    uint8_t styled[FIX_PIXELS], tmp[2 * FIX_PIXELS];
+    int bad = 0;
+    for (int k = 0; k < STYLES_COUNT; k++)
+        for (int i = 0; i < FIX_N; i++) {
+            CHECK_OK(styles_apply(k, &f.images[i][0][0], FIX_SIDE, FIX_SIDE, (uint64_t)f.indices[i], styled));
+            canvas_from_u8(styled, want);
+            canvas_from_u8(&f.images[i][0][0], got);
+            CHECK_OK(styles_apply_float(k, got, PAD_TO, FIX_SIDE, FIX_SIDE, (uint64_t)f.indices[i], tmp));
+            bad += memcmp(got, want, sizeof got) != 0;
+        }
+    CHECK_MSG(bad == 0, "%d of %d styled images differ from the loaded bytes", bad, STYLES_COUNT * FIX_N);
+    float all[256];
+    uint8_t back[256];
+    for (int p = 0; p < 256; p++)
+        all[p] = (float)p / 127.5f - 1.0f;
+    styles_pixels_from_float(all, 256, back);
+    for (int p = 0; p < 256; p++)
+        bad += back[p] != p;
+    CHECK_MSG(bad == 0, "%d bytes do not round-trip", bad);
+    CHECK_ERR(styles_apply_float(0, got, 27, FIX_SIDE, FIX_SIDE, 0, tmp), SARA_ERR_SHAPE, "28x28");
+}
+
 /* The seeded styles vary with the image index; the others ignore it. */
 TEST(styles_seeded_variation_follows_the_index)
 {

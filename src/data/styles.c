@@ -18,6 +18,7 @@
 
 #define STYLES_MAX_SIDE 4096
 #define PIXEL_MAX 255.0
+#define PIXEL_HALF_RANGE 127.5 /* the loaders' scale: p / 127.5 - 1 */
 
 enum { STYLE_NEON, STYLE_STRIPES, STYLE_HALFTONE, STYLE_FIRE, STYLE_EMBOSS };
 
@@ -224,6 +225,27 @@ sara_status styles_apply(int style, const uint8_t *in, int h, int w, uint64_t in
 #define STYLES_NAME_MAX 32 /* "NNNNN.png" and such */
 
 /* in (h, w) centred on canvas (pad, pad) of 0; the odd extra row/column goes bottom/right. */
+void styles_pixels_from_float(const float *x, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = to_u8((x[i] + 1.0) * PIXEL_HALF_RANGE);
+}
+
+sara_status styles_apply_float(int style, float *img, int S, int h, int w, uint64_t index, uint8_t *tmp)
+{
+    if (S < h || S < w)
+        return sara_fail(SARA_ERR_SHAPE, "styles: a %dx%d image does not fit a %dx%d canvas", h, w, S, S);
+    int top = (S - h) / 2, left = (S - w) / 2; /* as the loader centres it */
+    uint8_t *px = tmp, *styled = tmp + (size_t)h * w; /* (h, w) each */
+    for (int y = 0; y < h; y++)
+        styles_pixels_from_float(img + (size_t)(top + y) * S + left, (size_t)w, px + (size_t)y * w);
+    SARA_TRY(styles_apply(style, px, h, w, index, styled));
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            img[(size_t)(top + y) * S + left + x] = (float)styled[y * w + x] / (float)PIXEL_HALF_RANGE - 1.0f;
+    return SARA_OK;
+}
+
 static void styles_pad(const uint8_t *in, int h, int w, int pad, uint8_t *canvas)
 {
     int top = (pad - h) / 2, left = (pad - w) / 2;

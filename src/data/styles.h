@@ -7,6 +7,7 @@
 #ifndef SARA_DATA_STYLES_H
 #define SARA_DATA_STYLES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sara/sara.h"
@@ -34,6 +35,16 @@ int styles_find(const char *name);
  * index in its Fashion-MNIST split) seeds the styles with random variation. A pure function:
  * equal arguments give equal bytes. h and w at least 3 and at most 4096. */
 sara_status styles_apply(int style, const uint8_t *in, int h, int w, uint64_t index, uint8_t *out);
+
+/* The exact inverse of the dataset loaders' p / 127.5 - 1: n floats in [-1, 1] back to the 8-bit
+ * pixels they came from (values outside are clamped). */
+void styles_pixels_from_float(const float *x, size_t n, uint8_t *out);
+
+/* Styles one dataset image in place: img (S, S) floats in [-1, 1] holding an h×w garment centred
+ * on a canvas of -1 (as dataset_load_fashion_mnist pads). The h×w centre goes to 8 bits, through
+ * styles_apply and back, so the result equals loading the styled set written by `sara styles`;
+ * the border stays as it is. tmp holds 2·h·w bytes. */
+sara_status styles_apply_float(int style, float *img, int S, int h, int w, uint64_t index, uint8_t *tmp);
 
 /* Writes a styled folder: dir/NNNNN.png for each of the n images (h, w) (centred on a
  * pad_to×pad_to canvas of 0 first, as dataset_load_fashion_mnist pads, so the loader's fit to

@@ -67,6 +67,7 @@ sara_status eval_report_write_json(const eval_report *r, const char *path)
         cJSON_AddItemToObject(o, "adapters", cJSON_CreateStringArray(r->adapters, r->n_adapters));
         cJSON_AddStringToObject(o, "data", r->data);
         cJSON_AddStringToObject(o, "classifier", r->classifier);
+        cJSON_AddItemToObject(o, "judge", r->judge ? cJSON_CreateString(r->judge) : cJSON_CreateNull());
         cJSON_AddNumberToObject(o, "per_class", r->per_class);
         cJSON_AddNumberToObject(o, "sample_steps", r->steps);
         cJSON_AddStringToObject(o, "sampler", "ddim");

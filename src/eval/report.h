@@ -1,5 +1,5 @@
 /* report.h — what `sara eval` writes and `sara eval --group` reads: one run's result as JSON
- * (label, model, adapters, data, counts, seeds, steps, FID, adherence per class) and as a
+ * (label, model, adapters, data, classifier, judge, counts, seeds, steps, FID, adherence per class) and as a
  * Markdown table row; and a group's VLHI table as Markdown and JSON. Every read error is one
  * line naming the file and the key. */
 #ifndef SARA_EVAL_REPORT_H
@@ -22,7 +22,8 @@ typedef struct {
     const char *const *adapters;
     int n_adapters;
     const char *data;         /* reference data: "fashion-mnist" or a folder */
-    const char *classifier;   /* classifier weights */
+    const char *classifier;   /* FID feature network's weights */
+    const char *judge;        /* adherence judge's weights (NULL: written as null) */
     int per_class, steps;     /* requested samples per class, DDIM steps (model only) */
     double guidance;
     int64_t seed;             /* sample i's starting noise is a function of (seed, i) */

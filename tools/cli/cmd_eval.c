@@ -1,7 +1,8 @@
 /* cmd_eval.c — `sara eval`: generates a fixed-seed set of samples per class from a model (or takes
- * an image folder in its place), scores it with the project's classifier — FID of the classifier's
- * penultimate-layer features against the reference data, and adherence (does the classifier see
- * the class that was asked for) — and writes a JSON result and a Markdown row. `sara eval --group`
+ * an image folder in its place), scores it with two networks of the project's classifier
+ * architecture — FID of the plain classifier's penultimate-layer features against the reference
+ * data, and adherence (does the style-trained judge see the class that was asked for) — and
+ * writes a JSON result and a Markdown row. `sara eval --group`
  * reads such results and ranks them with VLHI (SPEC.md §5), per data set and over their means.
  * Classes are matched by name between the model, the reference data and the classifier. */
 #include <ctype.h>
@@ -27,7 +28,7 @@
 #define EVAL_MAX_GROUP 512 /* result files in one --group */
 
 typedef struct {
-    const char *config, *model, *images, *data, *data_dir, *classifier, *json, *md, *label;
+    const char *config, *model, *images, *data, *data_dir, *classifier, *judge, *json, *md, *label;
     opt_string_list adapter;
     int per_class, sample_steps, batch, threads, ref_limit, force, group;
     int64_t seed;
@@ -50,7 +51,9 @@ static const opt_spec eval_specs[] = {
     R(seed, OPT_I64, "seed", "0", "seed: sample i starts from the noise of (seed, i)"),
     R(batch, OPT_INT, "batch", "32", "images per model call"),
     R(classifier, OPT_STRING, "classifier", "models/classifier/fashion-mnist-classifier.safetensors",
-      "classifier weights (its features for FID, its logits for adherence)"),
+      "FID feature network (its penultimate-layer features)"),
+    R(judge, OPT_STRING, "judge", "models/classifier/fashion-mnist-judge.safetensors",
+      "adherence judge (its logits; trained with --augment-styles, so it reads the styled sets)"),
     R(json, OPT_STRING, "json", NULL, "write the result (or the group table) as JSON here"),
     R(md, OPT_STRING, "md", NULL, "append a Markdown row here (a group: write its table)"),
     R(label, OPT_STRING, "label", NULL, "row name in tables (default: the last adapter, else the model or images)"),
@@ -66,8 +69,11 @@ static const opt_table eval_table = {
     "generated sample (per-class × classes) against every reference image. FID is biased upward at small\n"
     "sample counts (the bias shrinks like 1/n; a few hundred samples give a visibly larger number than\n"
     "thousands): compare FIDs only at equal generated and reference counts, which the JSON records.\n"
-    "Adherence: per requested class, the fraction of its samples the classifier assigns to it; overall,\n"
-    "the mean over classes. Only classes present in the reference data are evaluated.",
+    "Adherence: per requested class, the fraction of its samples the judge (--judge) assigns to it;\n"
+    "overall, the mean over classes. Only classes present in the reference data are evaluated.\n"
+    "Two networks, as the paper's Inception (FID) and CLIP (adherence): FID must see the style, the judge\n"
+    "must not — the judge was trained with `sara classifier train --augment-styles`, so a styled sample\n"
+    "of the right garment still counts as adherent.",
     "sara eval --model DIR [--adapter A[:ALPHA]]... [--data fashion-mnist|FOLDER] [options]\n"
     "       sara eval --images FOLDER [--data ...] [options]\n"
     "       sara eval --group A.json B.json ... [--md OUT.md] [--json OUT.json]",
@@ -124,7 +130,7 @@ static sara_status check_images(const sara_dataset *d, int size)
 /* ---- the sets being compared -------------------------------------------------------------------- */
 
 typedef struct {
-    classifier *clf;
+    classifier *clf, *judge;       /* FID features; adherence logits (same classes and size) */
     int size, k, dim;              /* image side, classifier classes, feature width */
     sara_dataset ref;              /* labels in the classifier's classes */
     int present[MODEL_INFO_MAX_CLASSES];  /* (k) reference images per class */
@@ -136,6 +142,7 @@ typedef struct {
 static void eval_sets_free(eval_sets *e)
 {
     classifier_free(e->clf);
+    classifier_free(e->judge);
     dataset_free(&e->ref);
     free(e->gen);
     free(e->requested);
@@ -225,6 +232,22 @@ static sara_status generate(eval_sets *e, const eval_args *a, const sampling_mod
     return s;
 }
 
+/* The judge must read the same images and name the same classes, in the same order, as the
+ * feature network: requested labels are in the feature network's class indices. */
+static sara_status load_judge(eval_sets *e, const char *path)
+{
+    SARA_TRY(classifier_load(&e->judge, path));
+    if (classifier_image_size(e->judge) != e->size || classifier_num_classes(e->judge) != e->k)
+        return sara_fail(SARA_ERR_SHAPE, "%s: the judge takes %d×%d images of %d classes; the classifier %d×%d of %d",
+                         path, classifier_image_size(e->judge), classifier_image_size(e->judge),
+                         classifier_num_classes(e->judge), e->size, e->size, e->k);
+    for (int k = 0; k < e->k; k++)
+        if (!names_match(classifier_class_name(e->judge, k), classifier_class_name(e->clf, k)))
+            return sara_fail(SARA_ERR_INVALID, "%s: the judge's class %d is '%s', the classifier's '%s'", path, k,
+                             classifier_class_name(e->judge, k), classifier_class_name(e->clf, k));
+    return SARA_OK;
+}
+
 /* ---- scoring ------------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -240,7 +263,9 @@ static sara_status score(eval_sets *e, eval_scores *r)
     float *rf = malloc((size_t)e->ref.count * e->dim * sizeof *rf); /* (ref, dim) */
     sara_status s = gf && gl && rf ? SARA_OK : sara_fail(SARA_ERR_NOMEM, "out of memory for the features");
     if (s == SARA_OK)
-        s = classifier_forward(e->clf, e->gen, e->n, gf, gl);
+        s = classifier_forward(e->clf, e->gen, e->n, gf, NULL);
+    if (s == SARA_OK)
+        s = classifier_forward(e->judge, e->gen, e->n, NULL, gl);
     if (s == SARA_OK)
         s = classifier_forward(e->clf, e->ref.images, e->ref.count, rf, NULL);
     if (s == SARA_OK)
@@ -273,7 +298,7 @@ static void print_summary(const eval_report *r, int guided)
     printf("  reference: %s, %d images\n", r->data, r->n_reference);
     printf("  FID %.3f  (classifier features, d = %d; %d generated vs %d reference: biased upward at small n)\n",
            r->fid, r->feature_dim, r->n_generated, r->n_reference);
-    printf("  adherence %.4f  (mean over the evaluated classes)\n", r->adherence);
+    printf("  adherence %.4f  (judge %s; mean over the evaluated classes)\n", r->adherence, r->judge);
     printf("  %-22s %9s %9s %9s\n", "class", "adherence", "generated", "reference");
     for (int k = 0; k < r->num_classes; k++)
         if (r->count[k])
@@ -297,6 +322,8 @@ static sara_status run_single(const eval_args *a)
         if (e.k > MODEL_INFO_MAX_CLASSES)
             s = sara_fail(SARA_ERR_UNSUPPORTED, "%s: %d classes", a->classifier, e.k);
     }
+    if (s == SARA_OK)
+        s = load_judge(&e, a->judge);
     if (s == SARA_OK && a->images)
         s = load_images(&e, a);
     if (s == SARA_OK && a->model) {
@@ -314,7 +341,7 @@ static sara_status run_single(const eval_args *a)
             names[k] = classifier_class_name(e.clf, k);
         eval_report r = {.label = default_label(a), .model = a->model, .images = a->images,
                          .adapters = a->adapter.v, .n_adapters = a->adapter.n, .data = a->data,
-                         .classifier = a->classifier, .per_class = a->model ? a->per_class : 0,
+                         .classifier = a->classifier, .judge = a->judge, .per_class = a->model ? a->per_class : 0,
                          .steps = a->model ? a->sample_steps : 0, .guidance = a->guidance, .seed = a->seed,
                          .n_generated = e.n, .n_reference = e.ref.count, .feature_dim = e.dim, .num_classes = e.k,
                          .class_names = names, .count = sc->count, .ref_count = e.present,

@@ -1,7 +1,6 @@
 /* cmd_styles.c — `sara styles`: writes the five styled Fashion-MNIST sets (src/data/styles.h),
  * one folder per style, ready for `sara train --init MODEL --data DIR/<style>`. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +50,7 @@ static sara_status pick_sources(const sara_dataset *d, int per_class, uint8_t *p
         if (k < 0 || k >= FASHION_MNIST_CLASSES || taken[k] >= per_class)
             continue;
         taken[k]++;
-        for (size_t p = 0; p < side; p++) /* exact inverse of the loader's p / 127.5 - 1 */
-            pixels[(size_t)*n * side + p] = (uint8_t)lroundf((d->images[(size_t)i * side + p] + 1.0f) * 127.5f);
+        styles_pixels_from_float(d->images + (size_t)i * side, side, pixels + (size_t)*n * side);
         labels[*n] = k;
         indices[(*n)++] = i;
     }
