@@ -116,3 +116,17 @@ sara_status atomic_file_commit(atomic_file *af)
     atomic_file_free(af);
     return SARA_OK;
 }
+
+sara_status atomic_file_save_text(const char *path, const char *text)
+{
+    atomic_file af;
+    SARA_TRY(atomic_file_open(&af, path));
+    sara_status s = atomic_file_write(&af, text, strlen(text));
+    if (s == SARA_OK)
+        s = atomic_file_write(&af, "\n", 1);
+    if (s != SARA_OK) {
+        atomic_file_abort(&af);
+        return s;
+    }
+    return atomic_file_commit(&af);
+}

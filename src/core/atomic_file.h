@@ -22,6 +22,9 @@ void atomic_file_abort(atomic_file *af);
 /* Writes n bytes to af->fp, failing with the final path named. */
 sara_status atomic_file_write(atomic_file *af, const void *data, size_t n);
 
+/* The whole of path: text and a final newline (JSON documents, config files), atomically. */
+sara_status atomic_file_save_text(const char *path, const char *text);
+
 /* Fault injection, for tests only (the library never calls it): after `bytes` more bytes have gone
  * through atomic_file_write in this process, every later write fails with errno `err` (ENOSPC: a
  * full disk), until atomic_file_fault_clear. Not thread-safe; tests set it around one call. */

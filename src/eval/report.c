@@ -24,17 +24,7 @@ static sara_status write_json_doc(cJSON *root, const char *path)
     cJSON_Delete(root);
     if (!text)
         return sara_fail(SARA_ERR_NOMEM, "%s: out of memory building the JSON", path);
-    atomic_file af;
-    sara_status s = atomic_file_open(&af, path);
-    if (s == SARA_OK) {
-        s = atomic_file_write(&af, text, strlen(text));
-        if (s == SARA_OK)
-            s = atomic_file_write(&af, "\n", 1);
-        if (s == SARA_OK)
-            s = atomic_file_commit(&af);
-        else
-            atomic_file_abort(&af);
-    }
+    sara_status s = atomic_file_save_text(path, text);
     free(text);
     return s;
 }

@@ -503,19 +503,7 @@ sara_status unet_config_save(const unet_config *c, const char *path)
     cJSON_Delete(root);
     if (!text)
         return sara_fail(SARA_ERR_NOMEM, "%s: out of memory", path);
-    atomic_file af;
-    sara_status s = atomic_file_open(&af, path);
-    if (s != SARA_OK) {
-        cJSON_free(text);
-        return s;
-    }
-    s = atomic_file_write(&af, text, strlen(text));
-    if (s == SARA_OK)
-        s = atomic_file_write(&af, "\n", 1);
+    sara_status s = atomic_file_save_text(path, text);
     cJSON_free(text);
-    if (s != SARA_OK) {
-        atomic_file_abort(&af);
-        return s;
-    }
-    return atomic_file_commit(&af);
+    return s;
 }

@@ -122,17 +122,7 @@ sara_status model_info_save(const model_info *mi, const char *dir)
     cJSON_Delete(o);
     if (!text)
         return sara_fail(SARA_ERR_NOMEM, "%s: out of memory", path);
-    atomic_file af;
-    sara_status s = atomic_file_open(&af, path);
-    if (s == SARA_OK) {
-        s = atomic_file_write(&af, text, strlen(text));
-        if (s == SARA_OK)
-            s = atomic_file_write(&af, "\n", 1);
-        if (s == SARA_OK)
-            s = atomic_file_commit(&af);
-        else
-            atomic_file_abort(&af);
-    }
+    sara_status s = atomic_file_save_text(path, text);
     free(text);
     return s;
 }
