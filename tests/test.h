@@ -20,6 +20,17 @@ void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((
 
 /* A fresh empty directory under $TMPDIR for this test; removed by the runner afterwards. */
 const char *test_tmpdir(void);
+/* "<test_tmpdir()>/<name>" in one of 8 rotating buffers (valid until 8 more calls). */
+const char *test_tmp_path(const char *name);
+/* Writes text to path (best effort: a failure shows up when the test reads the file). */
+void test_write_text(const char *path, const char *text);
+
+/* Central differences of loss(ctx) over every element of x (n, double) with step h, compared with
+ * analytic (n) at (atol, rtol); on one thread, because thousands of tiny calls would otherwise
+ * each wait for a second OpenMP thread on a loaded machine. 1 when close. */
+typedef double (*test_loss_fn)(void *ctx);
+int test_fd_check(const char *what, double *x, const double *analytic, int64_t n, test_loss_fn loss, void *ctx,
+                  double h, double atol, double rtol);
 
 #define TEST(name)                                                      \
     static void name(void);                                             \

@@ -20,24 +20,6 @@
 
 /* ---- helpers that make inputs ---------------------------------------------------------------- */
 
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][700];
-    static int next;
-    char *p = buf[next++ % 8];
-    snprintf(p, sizeof buf[0], "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "wb");
-    if (fp) {
-        fputs(text, fp);
-        fclose(fp);
-    }
-}
-
 static void make_dir(const char *path) { mkdir(path, 0755); }
 
 /* Writes rows (h, rowbytes) as a PNG of any colour type and depth with libpng's own defaults. */
@@ -145,7 +127,7 @@ static void stderr_capture_begin(void)
 {
     fflush(stderr);
     stderr_saved = dup(2);
-    int fd = open(tmp_path("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open(test_tmp_path("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 2);
     close(fd);
 }
@@ -154,7 +136,7 @@ static long stderr_capture_end(void)
     fflush(stderr);
     dup2(stderr_saved, 2);
     close(stderr_saved);
-    return file_size(tmp_path("stderr.txt"));
+    return file_size(test_tmp_path("stderr.txt"));
 }
 
 /* A PNG written by image_write_png: (h, w, c) filled with f(y, x, ch). */
@@ -177,7 +159,7 @@ TEST(data_png_roundtrip_grey_and_rgb)
         uint8_t src[5 * 3 * 3];
         for (int i = 0; i < w * h * c; i++)
             src[i] = (uint8_t)(i * 17 + 3);
-        const char *path = tmp_path(c == 1 ? "grey.png" : "rgb.png");
+        const char *path = test_tmp_path(c == 1 ? "grey.png" : "rgb.png");
         CHECK_OK(image_write_png(path, src, w, h, c));
         uint8_t *got;
         int gw, gh, gc;
@@ -186,7 +168,7 @@ TEST(data_png_roundtrip_grey_and_rgb)
         CHECK(!memcmp(got, src, (size_t)w * h * c));
         free(got);
     }
-    CHECK_ERR(image_write_png(tmp_path("x.png"), (const uint8_t *)"abcd", 1, 1, 4), SARA_ERR_INVALID, "x.png");
+    CHECK_ERR(image_write_png(test_tmp_path("x.png"), (const uint8_t *)"abcd", 1, 1, 4), SARA_ERR_INVALID, "x.png");
 }
 
 TEST(data_png_colour_types_convert_to_8bit_grey_or_rgb)
@@ -195,45 +177,45 @@ TEST(data_png_colour_types_convert_to_8bit_grey_or_rgb)
     int w, h, c;
     /* 16-bit grey: png_set_scale_16 rounds v * 255 / 65535: 0x1234 -> 18.13 -> 18, 0xffff -> 255. */
     const uint8_t g16[4] = {0x12, 0x34, 0xff, 0xff};
-    CHECK(png_write_raw(tmp_path("g16.png"), 2, 1, PNG_COLOR_TYPE_GRAY, 16, g16, NULL, 0, NULL, 0));
-    CHECK_OK(image_read(tmp_path("g16.png"), &px, &w, &h, &c));
+    CHECK(png_write_raw(test_tmp_path("g16.png"), 2, 1, PNG_COLOR_TYPE_GRAY, 16, g16, NULL, 0, NULL, 0));
+    CHECK_OK(image_read(test_tmp_path("g16.png"), &px, &w, &h, &c));
     CHECK(w == 2 && h == 1 && c == 1 && px[0] == 18 && px[1] == 255);
     free(px);
     /* 1-bit grey: bits 1,0,1 -> 255, 0, 255. */
     const uint8_t g1[1] = {0xa0};
-    CHECK(png_write_raw(tmp_path("g1.png"), 3, 1, PNG_COLOR_TYPE_GRAY, 1, g1, NULL, 0, NULL, 0));
-    CHECK_OK(image_read(tmp_path("g1.png"), &px, &w, &h, &c));
+    CHECK(png_write_raw(test_tmp_path("g1.png"), 3, 1, PNG_COLOR_TYPE_GRAY, 1, g1, NULL, 0, NULL, 0));
+    CHECK_OK(image_read(test_tmp_path("g1.png"), &px, &w, &h, &c));
     CHECK(w == 3 && c == 1 && px[0] == 255 && px[1] == 0 && px[2] == 255);
     free(px);
     /* grey + alpha: alpha dropped. */
     const uint8_t ga[4] = {10, 0, 200, 255};
-    CHECK(png_write_raw(tmp_path("ga.png"), 2, 1, PNG_COLOR_TYPE_GRAY_ALPHA, 8, ga, NULL, 0, NULL, 0));
-    CHECK_OK(image_read(tmp_path("ga.png"), &px, &w, &h, &c));
+    CHECK(png_write_raw(test_tmp_path("ga.png"), 2, 1, PNG_COLOR_TYPE_GRAY_ALPHA, 8, ga, NULL, 0, NULL, 0));
+    CHECK_OK(image_read(test_tmp_path("ga.png"), &px, &w, &h, &c));
     CHECK(c == 1 && px[0] == 10 && px[1] == 200);
     free(px);
     /* RGBA: alpha dropped. */
     const uint8_t rgba[8] = {1, 2, 3, 0, 4, 5, 6, 128};
-    CHECK(png_write_raw(tmp_path("rgba.png"), 2, 1, PNG_COLOR_TYPE_RGBA, 8, rgba, NULL, 0, NULL, 0));
-    CHECK_OK(image_read(tmp_path("rgba.png"), &px, &w, &h, &c));
+    CHECK(png_write_raw(test_tmp_path("rgba.png"), 2, 1, PNG_COLOR_TYPE_RGBA, 8, rgba, NULL, 0, NULL, 0));
+    CHECK_OK(image_read(test_tmp_path("rgba.png"), &px, &w, &h, &c));
     CHECK(c == 3 && !memcmp(px, (uint8_t[]){1, 2, 3, 4, 5, 6}, 6));
     free(px);
     /* 16-bit RGB: 0x8000 -> 127.5 rounds to 128 (png_set_scale_16 rounds), 0x0101 -> 1. */
     const uint8_t rgb16[6] = {0x80, 0x00, 0x01, 0x01, 0xff, 0xff};
-    CHECK(png_write_raw(tmp_path("rgb16.png"), 1, 1, PNG_COLOR_TYPE_RGB, 16, rgb16, NULL, 0, NULL, 0));
-    CHECK_OK(image_read(tmp_path("rgb16.png"), &px, &w, &h, &c));
+    CHECK(png_write_raw(test_tmp_path("rgb16.png"), 1, 1, PNG_COLOR_TYPE_RGB, 16, rgb16, NULL, 0, NULL, 0));
+    CHECK_OK(image_read(test_tmp_path("rgb16.png"), &px, &w, &h, &c));
     CHECK_MSG(c == 3 && px[0] == 128 && px[1] == 1 && px[2] == 255, "got %d %d %d", px[0], px[1], px[2]);
     free(px);
     /* 4-bit palette: indices 1, 0 looked up. */
     const png_color pal[2] = {{9, 8, 7}, {60, 50, 40}};
     const uint8_t idx4[1] = {0x10};
-    CHECK(png_write_raw(tmp_path("pal.png"), 2, 1, PNG_COLOR_TYPE_PALETTE, 4, idx4, pal, 2, NULL, 0));
-    CHECK_OK(image_read(tmp_path("pal.png"), &px, &w, &h, &c));
+    CHECK(png_write_raw(test_tmp_path("pal.png"), 2, 1, PNG_COLOR_TYPE_PALETTE, 4, idx4, pal, 2, NULL, 0));
+    CHECK_OK(image_read(test_tmp_path("pal.png"), &px, &w, &h, &c));
     CHECK(c == 3 && !memcmp(px, (uint8_t[]){60, 50, 40, 9, 8, 7}, 6));
     free(px);
     /* Palette with tRNS transparency (common in icons): transparency dropped, colours kept. */
     const png_byte trns[2] = {0, 255};
-    CHECK(png_write_raw(tmp_path("palt.png"), 2, 1, PNG_COLOR_TYPE_PALETTE, 4, idx4, pal, 2, trns, 2));
-    CHECK_OK(image_read(tmp_path("palt.png"), &px, &w, &h, &c));
+    CHECK(png_write_raw(test_tmp_path("palt.png"), 2, 1, PNG_COLOR_TYPE_PALETTE, 4, idx4, pal, 2, trns, 2));
+    CHECK_OK(image_read(test_tmp_path("palt.png"), &px, &w, &h, &c));
     CHECK(c == 3 && !memcmp(px, (uint8_t[]){60, 50, 40, 9, 8, 7}, 6));
     free(px);
 }
@@ -249,16 +231,16 @@ TEST(data_jpeg_decode_rgb_and_grey)
             rgb[y][x][0] = left ? 200 : 30, rgb[y][x][1] = left ? 100 : 60, rgb[y][x][2] = left ? 50 : 220;
             grey[y][x] = left ? 40 : 210;
         }
-    CHECK(jpeg_write(tmp_path("c.jpg"), &rgb[0][0][0], W, H, 3, 100));
-    CHECK(jpeg_write(tmp_path("g.jpeg"), &grey[0][0], W, H, 1, 100));
+    CHECK(jpeg_write(test_tmp_path("c.jpg"), &rgb[0][0][0], W, H, 3, 100));
+    CHECK(jpeg_write(test_tmp_path("g.jpeg"), &grey[0][0], W, H, 1, 100));
     uint8_t *px;
     int w, h, c;
-    CHECK_OK(image_read(tmp_path("c.jpg"), &px, &w, &h, &c));
+    CHECK_OK(image_read(test_tmp_path("c.jpg"), &px, &w, &h, &c));
     CHECK(w == W && h == H && c == 3);
     for (int i = 0; i < W * H * 3; i++)
         CHECK_MSG(abs((int)px[i] - (int)(&rgb[0][0][0])[i]) <= 3, "rgb[%d]: %d vs %d", i, px[i], (&rgb[0][0][0])[i]);
     free(px);
-    CHECK_OK(image_read(tmp_path("g.jpeg"), &px, &w, &h, &c));
+    CHECK_OK(image_read(test_tmp_path("g.jpeg"), &px, &w, &h, &c));
     CHECK(w == W && h == H && c == 1);
     for (int i = 0; i < W * H; i++)
         CHECK_MSG(abs((int)px[i] - (int)(&grey[0][0])[i]) <= 1, "grey[%d]: %d", i, px[i]);
@@ -266,54 +248,54 @@ TEST(data_jpeg_decode_rgb_and_grey)
     /* CMYK (print-shop JPEGs): libjpeg cannot convert it, so it is refused by name. */
     uint8_t cmyk[8 * 8 * 4];
     memset(cmyk, 90, sizeof cmyk);
-    CHECK(jpeg_write(tmp_path("k.jpg"), cmyk, 8, 8, 4, 90));
-    CHECK_ERR(image_read(tmp_path("k.jpg"), &px, &w, &h, &c), SARA_ERR_UNSUPPORTED, "k.jpg: CMYK JPEG");
+    CHECK(jpeg_write(test_tmp_path("k.jpg"), cmyk, 8, 8, 4, 90));
+    CHECK_ERR(image_read(test_tmp_path("k.jpg"), &px, &w, &h, &c), SARA_ERR_UNSUPPORTED, "k.jpg: CMYK JPEG");
 }
 
 TEST(data_image_read_errors_are_messages_not_prints)
 {
     uint8_t *px;
     int w, h, c;
-    CHECK_ERR(image_read(tmp_path("absent.png"), &px, &w, &h, &c), SARA_ERR_IO, "absent.png");
-    write_text(tmp_path("text.png"), "hello, I am not an image\n");
-    CHECK_ERR(image_read(tmp_path("text.png"), &px, &w, &h, &c), SARA_ERR_FORMAT, "not a PNG or JPEG");
-    write_text(tmp_path("empty.jpg"), "");
-    CHECK_ERR(image_read(tmp_path("empty.jpg"), &px, &w, &h, &c), SARA_ERR_FORMAT, "empty.jpg");
+    CHECK_ERR(image_read(test_tmp_path("absent.png"), &px, &w, &h, &c), SARA_ERR_IO, "absent.png");
+    test_write_text(test_tmp_path("text.png"), "hello, I am not an image\n");
+    CHECK_ERR(image_read(test_tmp_path("text.png"), &px, &w, &h, &c), SARA_ERR_FORMAT, "not a PNG or JPEG");
+    test_write_text(test_tmp_path("empty.jpg"), "");
+    CHECK_ERR(image_read(test_tmp_path("empty.jpg"), &px, &w, &h, &c), SARA_ERR_FORMAT, "empty.jpg");
     CHECK_ERR(image_read(test_tmpdir(), &px, &w, &h, &c), SARA_ERR_IO, "cannot read");
 
-    CHECK(png_write_pattern(tmp_path("ok.png"), 16, 16, 3, 1));
-    long n = file_size(tmp_path("ok.png"));
-    CHECK(file_truncate_copy(tmp_path("ok.png"), tmp_path("cut.png"), n / 2));
+    CHECK(png_write_pattern(test_tmp_path("ok.png"), 16, 16, 3, 1));
+    long n = file_size(test_tmp_path("ok.png"));
+    CHECK(file_truncate_copy(test_tmp_path("ok.png"), test_tmp_path("cut.png"), n / 2));
     /* Flip a byte inside the IDAT data: the chunk CRC no longer matches. */
-    FILE *fp = fopen(tmp_path("ok.png"), "rb");
+    FILE *fp = fopen(test_tmp_path("ok.png"), "rb");
     uint8_t buf[4096];
     size_t len = fread(buf, 1, sizeof buf, fp);
     fclose(fp);
     uint8_t *idat = memmem(buf, len, "IDAT", 4);
     CHECK(idat);
     idat[6] ^= 0x55;
-    fp = fopen(tmp_path("crc.png"), "wb");
+    fp = fopen(test_tmp_path("crc.png"), "wb");
     fwrite(buf, 1, len, fp);
     fclose(fp);
 
     uint8_t flat[8 * 8 * 3];
     for (int i = 0; i < 8 * 8 * 3; i++)
         flat[i] = (uint8_t)(i * 13);
-    CHECK(jpeg_write(tmp_path("ok.jpg"), flat, 8, 8, 3, 90));
-    CHECK(file_truncate_copy(tmp_path("ok.jpg"), tmp_path("cut.jpg"), file_size(tmp_path("ok.jpg")) / 2));
-    write_text(tmp_path("junk.jpg"), "\xff\xd8\xff garbage that is no JPEG stream at all");
+    CHECK(jpeg_write(test_tmp_path("ok.jpg"), flat, 8, 8, 3, 90));
+    CHECK(file_truncate_copy(test_tmp_path("ok.jpg"), test_tmp_path("cut.jpg"), file_size(test_tmp_path("ok.jpg")) / 2));
+    test_write_text(test_tmp_path("junk.jpg"), "\xff\xd8\xff garbage that is no JPEG stream at all");
 
     stderr_capture_begin();
-    sara_status s1 = image_read(tmp_path("cut.png"), &px, &w, &h, &c);
+    sara_status s1 = image_read(test_tmp_path("cut.png"), &px, &w, &h, &c);
     char m1[1024];
     snprintf(m1, sizeof m1, "%s", sara_last_error());
-    sara_status s2 = image_read(tmp_path("crc.png"), &px, &w, &h, &c);
+    sara_status s2 = image_read(test_tmp_path("crc.png"), &px, &w, &h, &c);
     char m2[1024];
     snprintf(m2, sizeof m2, "%s", sara_last_error());
-    sara_status s3 = image_read(tmp_path("cut.jpg"), &px, &w, &h, &c);
+    sara_status s3 = image_read(test_tmp_path("cut.jpg"), &px, &w, &h, &c);
     char m3[1024];
     snprintf(m3, sizeof m3, "%s", sara_last_error());
-    sara_status s4 = image_read(tmp_path("junk.jpg"), &px, &w, &h, &c);
+    sara_status s4 = image_read(test_tmp_path("junk.jpg"), &px, &w, &h, &c);
     char m4[1024];
     snprintf(m4, sizeof m4, "%s", sara_last_error());
     long printed = stderr_capture_end();
@@ -423,7 +405,7 @@ TEST(data_grid_layout)
                                2, -3, NAN, -0.5f, /* clamped 255, 0; NaN -> 0; 63.75 -> 64 */
                                1, 1, 1, 1};
     const uint8_t want[3][4] = {{0, 255, 128, 191}, {255, 0, 0, 64}, {255, 255, 255, 255}};
-    const char *path = tmp_path("grid.png");
+    const char *path = test_tmp_path("grid.png");
     CHECK_OK(image_write_grid(path, imgs, 3, 1, 2, 2, 2));
     uint8_t *px;
     int w, h, c;
@@ -476,15 +458,15 @@ static int image_is_const(const sara_dataset *d, int i, float want)
 
 TEST(data_folder_class_subfolders)
 {
-    const char *root = tmp_path("classes");
+    const char *root = test_tmp_path("classes");
     make_dir(root);
-    make_dir(tmp_path("classes/b_dogs"));
-    make_dir(tmp_path("classes/a_cats"));
-    CHECK(png_const(tmp_path("classes/b_dogs/y.png"), 2, 2, 255));
-    CHECK(png_const(tmp_path("classes/b_dogs/x.png"), 2, 2, 51));
-    CHECK(png_const(tmp_path("classes/a_cats/z.png"), 2, 2, 0));
-    write_text(tmp_path("classes/b_dogs/notes.txt"), "ignored\n");
-    write_text(tmp_path("classes/README"), "ignored\n");
+    make_dir(test_tmp_path("classes/b_dogs"));
+    make_dir(test_tmp_path("classes/a_cats"));
+    CHECK(png_const(test_tmp_path("classes/b_dogs/y.png"), 2, 2, 255));
+    CHECK(png_const(test_tmp_path("classes/b_dogs/x.png"), 2, 2, 51));
+    CHECK(png_const(test_tmp_path("classes/a_cats/z.png"), 2, 2, 0));
+    test_write_text(test_tmp_path("classes/b_dogs/notes.txt"), "ignored\n");
+    test_write_text(test_tmp_path("classes/README"), "ignored\n");
     sara_dataset d;
     CHECK_OK(dataset_load_folder(&d, root, 2, 1, 0, 0, NULL, 0));
     CHECK(d.count == 3 && d.channels == 1 && d.height == 2 && d.width == 2);
@@ -502,13 +484,13 @@ TEST(data_folder_class_subfolders)
 
 TEST(data_folder_metadata_jsonl_text_and_label)
 {
-    const char *root = tmp_path("meta");
+    const char *root = test_tmp_path("meta");
     make_dir(root);
-    CHECK(png_const(tmp_path("meta/a.png"), 4, 2, 102));
-    CHECK(png_const(tmp_path("meta/b.png"), 2, 2, 153));
+    CHECK(png_const(test_tmp_path("meta/a.png"), 4, 2, 102));
+    CHECK(png_const(test_tmp_path("meta/b.png"), 2, 2, 153));
     uint8_t rgb[2 * 2 * 3] = {100, 150, 200, 100, 150, 200, 100, 150, 200, 100, 150, 200};
-    CHECK_OK(image_write_png(tmp_path("meta/c.png"), rgb, 2, 2, 3));
-    write_text(tmp_path("meta/metadata.jsonl"), "\xef\xbb\xbf{\"file_name\": \"a.png\", \"text\": \"dog\"}\r\n"
+    CHECK_OK(image_write_png(test_tmp_path("meta/c.png"), rgb, 2, 2, 3));
+    test_write_text(test_tmp_path("meta/metadata.jsonl"), "\xef\xbb\xbf{\"file_name\": \"a.png\", \"text\": \"dog\"}\r\n"
                                                 "\n"
                                                 "{\"file_name\": \"b.png\", \"text\": \" cat \"}\n"
                                                 "{\"file_name\": \"c.png\", \"text\": \"dog\", \"extra\": 1}\n");
@@ -523,7 +505,7 @@ TEST(data_folder_metadata_jsonl_text_and_label)
     CHECK(image_is_const(&d, 2, 140.75f / 127.5f - 1.0f));
     dataset_free(&d);
     /* Integer labels give classes "0".."max". */
-    write_text(tmp_path("meta/metadata.jsonl"), "{\"file_name\": \"a.png\", \"label\": 2}\n"
+    test_write_text(test_tmp_path("meta/metadata.jsonl"), "{\"file_name\": \"a.png\", \"label\": 2}\n"
                                                 "{\"file_name\": \"b.png\", \"label\": 0}\n");
     CHECK_OK(dataset_load_folder(&d, root, 2, 1, 0, 0, NULL, 0));
     CHECK(d.count == 2 && d.num_classes == 3 && !strcmp(d.class_names[2], "2"));
@@ -537,16 +519,16 @@ TEST(data_folder_metadata_jsonl_text_and_label)
 
 TEST(data_folder_txt_captions_onto_fixed_names)
 {
-    const char *root = tmp_path("caps");
+    const char *root = test_tmp_path("caps");
     make_dir(root);
-    CHECK(png_const(tmp_path("caps/1.png"), 2, 2, 0));
+    CHECK(png_const(test_tmp_path("caps/1.png"), 2, 2, 0));
     uint8_t flat[8 * 8 * 3];
     memset(flat, 128, sizeof flat);
-    CHECK(jpeg_write(tmp_path("caps/2.jpg"), flat, 8, 8, 3, 95));
-    CHECK(png_const(tmp_path("caps/3.png"), 2, 2, 255));
-    write_text(tmp_path("caps/1.txt"), "sneaker\n");
-    write_text(tmp_path("caps/2.txt"), "  ANKLE_BOOT ");
-    write_text(tmp_path("caps/3.txt"), "t-shirt_top");
+    CHECK(jpeg_write(test_tmp_path("caps/2.jpg"), flat, 8, 8, 3, 95));
+    CHECK(png_const(test_tmp_path("caps/3.png"), 2, 2, 255));
+    test_write_text(test_tmp_path("caps/1.txt"), "sneaker\n");
+    test_write_text(test_tmp_path("caps/2.txt"), "  ANKLE_BOOT ");
+    test_write_text(test_tmp_path("caps/3.txt"), "t-shirt_top");
     sara_dataset d;
     CHECK_OK(dataset_load_folder(&d, root, 4, 1, 0, 0, fashion_mnist_class_names, FASHION_MNIST_CLASSES));
     CHECK(d.count == 3 && d.num_classes == 10 && !strcmp(d.class_names[9], "Ankle boot"));
@@ -560,7 +542,7 @@ TEST(data_folder_txt_captions_onto_fixed_names)
     CHECK(d.num_classes == 3 && !strcmp(d.class_names[0], "ANKLE_BOOT") && !strcmp(d.class_names[1], "sneaker"));
     CHECK(d.labels[0] == 1 && d.labels[1] == 0 && d.labels[2] == 2);
     dataset_free(&d);
-    write_text(tmp_path("caps/3.txt"), "hoodie");
+    test_write_text(test_tmp_path("caps/3.txt"), "hoodie");
     CHECK_ERR(dataset_load_folder(&d, root, 4, 1, 0, 0, fashion_mnist_class_names, FASHION_MNIST_CLASSES),
               SARA_ERR_INVALID, "3.png: unknown class 'hoodie'");
 }
@@ -568,56 +550,56 @@ TEST(data_folder_txt_captions_onto_fixed_names)
 TEST(data_folder_errors)
 {
     sara_dataset d;
-    CHECK_ERR(dataset_load_folder(&d, tmp_path("nowhere"), 8, 1, 0, 0, NULL, 0), SARA_ERR_IO, "nowhere: cannot open");
-    make_dir(tmp_path("empty"));
-    CHECK_ERR(dataset_load_folder(&d, tmp_path("empty"), 8, 1, 0, 0, NULL, 0), SARA_ERR_MISSING,
+    CHECK_ERR(dataset_load_folder(&d, test_tmp_path("nowhere"), 8, 1, 0, 0, NULL, 0), SARA_ERR_IO, "nowhere: cannot open");
+    make_dir(test_tmp_path("empty"));
+    CHECK_ERR(dataset_load_folder(&d, test_tmp_path("empty"), 8, 1, 0, 0, NULL, 0), SARA_ERR_MISSING,
               "empty: no images found");
-    CHECK_ERR(dataset_load_folder(&d, tmp_path("empty"), 8, 2, 0, 0, NULL, 0), SARA_ERR_INVALID, "channels 2");
-    CHECK_ERR(dataset_load_folder(&d, tmp_path("empty"), 0, 1, 0, 0, NULL, 0), SARA_ERR_INVALID, "image size 0");
+    CHECK_ERR(dataset_load_folder(&d, test_tmp_path("empty"), 8, 2, 0, 0, NULL, 0), SARA_ERR_INVALID, "channels 2");
+    CHECK_ERR(dataset_load_folder(&d, test_tmp_path("empty"), 0, 1, 0, 0, NULL, 0), SARA_ERR_INVALID, "image size 0");
 
-    const char *m = tmp_path("m");
+    const char *m = test_tmp_path("m");
     make_dir(m);
-    CHECK(png_const(tmp_path("m/a.png"), 2, 2, 10));
-    const char *meta = tmp_path("m/metadata.jsonl");
-    write_text(meta, "{\"file_name\": \"a.png\", \"text\": \"x\"}\n{\"file_name\": \"a.png\", \"text\": \n");
+    CHECK(png_const(test_tmp_path("m/a.png"), 2, 2, 10));
+    const char *meta = test_tmp_path("m/metadata.jsonl");
+    test_write_text(meta, "{\"file_name\": \"a.png\", \"text\": \"x\"}\n{\"file_name\": \"a.png\", \"text\": \n");
     CHECK_ERR(dataset_load_folder(&d, m, 2, 1, 0, 0, NULL, 0), SARA_ERR_FORMAT, "metadata.jsonl:2: not a JSON object");
-    write_text(meta, "\n[1, 2]\n");
+    test_write_text(meta, "\n[1, 2]\n");
     CHECK_ERR(dataset_load_folder(&d, m, 2, 1, 0, 0, NULL, 0), SARA_ERR_FORMAT, "metadata.jsonl:2: not a JSON object");
-    write_text(meta, "{\"file_name\": \"a.png\", \"text\": \"x\"}\n{\"text\": \"y\"}\n");
+    test_write_text(meta, "{\"file_name\": \"a.png\", \"text\": \"x\"}\n{\"text\": \"y\"}\n");
     CHECK_ERR(dataset_load_folder(&d, m, 2, 1, 0, 0, NULL, 0), SARA_ERR_FORMAT, "metadata.jsonl:2: no \"file_name\"");
-    write_text(meta, "{\"file_name\": \"a.png\", \"text\": \"x\"}\n\n{\"file_name\": \"gone.png\", \"text\": \"y\"}\n");
+    test_write_text(meta, "{\"file_name\": \"a.png\", \"text\": \"x\"}\n\n{\"file_name\": \"gone.png\", \"text\": \"y\"}\n");
     CHECK_ERR(dataset_load_folder(&d, m, 2, 1, 0, 0, NULL, 0), SARA_ERR_MISSING,
               "metadata.jsonl:3: file 'gone.png' does not exist");
-    write_text(meta, "{\"file_name\": \"a.png\"}\n");
+    test_write_text(meta, "{\"file_name\": \"a.png\"}\n");
     CHECK_ERR(dataset_load_folder(&d, m, 2, 1, 0, 0, NULL, 0), SARA_ERR_FORMAT, "metadata.jsonl:1: no \"text\"");
-    write_text(meta, "{\"file_name\": \"a.png\", \"label\": -1}\n");
+    test_write_text(meta, "{\"file_name\": \"a.png\", \"label\": -1}\n");
     CHECK_ERR(dataset_load_folder(&d, m, 2, 1, 0, 0, NULL, 0), SARA_ERR_FORMAT, "non-negative integer");
-    write_text(meta, "{\"file_name\": \"a.png\", \"label\": 1}\n{\"file_name\": \"a.png\", \"text\": \"x\"}\n");
+    test_write_text(meta, "{\"file_name\": \"a.png\", \"label\": 1}\n{\"file_name\": \"a.png\", \"text\": \"x\"}\n");
     CHECK_ERR(dataset_load_folder(&d, m, 2, 1, 0, 0, NULL, 0), SARA_ERR_FORMAT, "metadata.jsonl:2: no \"label\"");
-    write_text(tmp_path("m/bad.png"), "not a png");
-    write_text(meta, "{\"file_name\": \"bad.png\", \"text\": \"x\"}\n");
+    test_write_text(test_tmp_path("m/bad.png"), "not a png");
+    test_write_text(meta, "{\"file_name\": \"bad.png\", \"text\": \"x\"}\n");
     CHECK_ERR(dataset_load_folder(&d, m, 2, 1, 0, 0, NULL, 0), SARA_ERR_FORMAT, "bad.png: not a PNG or JPEG");
     CHECK(d.images == NULL && d.count == 0);
 
-    const char *c = tmp_path("c");
+    const char *c = test_tmp_path("c");
     make_dir(c);
-    CHECK(png_const(tmp_path("c/a.png"), 2, 2, 10));
-    CHECK(png_const(tmp_path("c/b.png"), 2, 2, 10));
-    write_text(tmp_path("c/a.txt"), "x");
+    CHECK(png_const(test_tmp_path("c/a.png"), 2, 2, 10));
+    CHECK(png_const(test_tmp_path("c/b.png"), 2, 2, 10));
+    test_write_text(test_tmp_path("c/a.txt"), "x");
     CHECK_ERR(dataset_load_folder(&d, c, 2, 1, 0, 0, NULL, 0), SARA_ERR_MISSING, "b.png: no caption file");
-    write_text(tmp_path("c/b.txt"), " \n");
+    test_write_text(test_tmp_path("c/b.txt"), " \n");
     CHECK_ERR(dataset_load_folder(&d, c, 2, 1, 0, 0, NULL, 0), SARA_ERR_FORMAT, "b.txt: caption is empty");
 }
 
 TEST(data_folder_random_crop_is_seeded)
 {
-    const char *root = tmp_path("wide");
+    const char *root = test_tmp_path("wide");
     make_dir(root);
-    make_dir(tmp_path("wide/k"));
+    make_dir(test_tmp_path("wide/k"));
     uint8_t ramp[2 * 8]; /* 2 rows x 8 columns, value 30 * column */
     for (int i = 0; i < 16; i++)
         ramp[i] = (uint8_t)(30 * (i % 8));
-    CHECK_OK(image_write_png(tmp_path("wide/k/r.png"), ramp, 8, 2, 1));
+    CHECK_OK(image_write_png(test_tmp_path("wide/k/r.png"), ramp, 8, 2, 1));
     sara_dataset a, b;
     CHECK_OK(dataset_load_folder(&a, root, 2, 1, 0, 0, NULL, 0));
     /* Centre crop: columns 3 and 4. */

@@ -296,24 +296,6 @@ TEST(adherence_is_the_per_class_accuracy_and_its_mean)
 
 /* ---- reports --------------------------------------------------------------------------------- */
 
-static const char *tmp_file(const char *name)
-{
-    static char buf[4][700];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "wb");
-    if (fp) {
-        fputs(text, fp);
-        fclose(fp);
-    }
-}
-
 TEST(eval_report_round_trips_and_bad_records_name_the_file)
 {
     const char *names[2] = {"cat", "dog"}, *adapters[1] = {"a.safetensors:0.5"};
@@ -324,7 +306,7 @@ TEST(eval_report_round_trips_and_bad_records_name_the_file)
                      .guidance = 1, .seed = 3, .n_generated = 8, .n_reference = 12, .feature_dim = 64,
                      .num_classes = 2, .class_names = names, .count = count, .ref_count = ref,
                      .class_adherence = per, .fid = 12.5, .adherence = 0.625};
-    const char *path = tmp_file("r.json");
+    const char *path = test_tmp_path("r.json");
     CHECK_OK(eval_report_write_json(&r, path));
     {
         char json[4096] = {0};
@@ -341,7 +323,7 @@ TEST(eval_report_round_trips_and_bad_records_name_the_file)
     CHECK(!strcmp(label, "sara-20M") && !strcmp(data, "styles/ink") && fid == 12.5 && adh == 0.625);
     free(label);
     free(data);
-    const char *md = tmp_file("r.md");
+    const char *md = test_tmp_path("r.md");
     CHECK_OK(eval_report_append_md(&r, md));
     CHECK_OK(eval_report_append_md(&r, md));
     FILE *fp = fopen(md, "rb");
@@ -352,14 +334,14 @@ TEST(eval_report_round_trips_and_bad_records_name_the_file)
     CHECK_MSG(strstr(text, "| label |") == text && strstr(text, row) && strstr(strstr(text, row) + 1, row),
               "markdown: %s", text);
 
-    const char *bad = tmp_file("bad.json");
-    write_text(bad, "{\"label\": \"x\", \"data\": \"d\", \"fid\": 3}");
+    const char *bad = test_tmp_path("bad.json");
+    test_write_text(bad, "{\"label\": \"x\", \"data\": \"d\", \"fid\": 3}");
     CHECK_ERR(eval_record_load(bad, &label, &data, &fid, &adh), SARA_ERR_MISSING, "bad.json: missing key 'adherence'");
-    write_text(bad, "{\"label\": \"x\", \"data\": \"d\", \"fid\": \"3\", \"adherence\": 1}");
+    test_write_text(bad, "{\"label\": \"x\", \"data\": \"d\", \"fid\": \"3\", \"adherence\": 1}");
     CHECK_ERR(eval_record_load(bad, &label, &data, &fid, &adh), SARA_ERR_FORMAT, "bad.json: key 'fid'");
-    write_text(bad, "[1, 2");
+    test_write_text(bad, "[1, 2");
     CHECK_ERR(eval_record_load(bad, &label, &data, &fid, &adh), SARA_ERR_FORMAT, "bad.json: not a JSON object");
-    CHECK_ERR(eval_record_load(tmp_file("absent.json"), &label, &data, &fid, &adh), SARA_ERR_IO, "absent.json");
+    CHECK_ERR(eval_record_load(test_tmp_path("absent.json"), &label, &data, &fid, &adh), SARA_ERR_IO, "absent.json");
 }
 
 TEST(eval_group_markdown_has_a_row_per_label_and_a_mean_column)
@@ -367,7 +349,7 @@ TEST(eval_group_markdown_has_a_row_per_label_and_a_mean_column)
     const vlhi_run runs[] = {{"A", "X", 10, 0.5, NULL}, {"B|2", "X", 20, 0.7, NULL}, {"A", "Y", 5, 0.9, NULL}};
     vlhi_table t;
     CHECK_OK(vlhi_table_build(&t, runs, 3));
-    const char *md = tmp_file("g.md"), *js = tmp_file("g.json");
+    const char *md = test_tmp_path("g.md"), *js = test_tmp_path("g.json");
     CHECK_OK(eval_group_write_md(&t, md));
     CHECK_OK(eval_group_write_json(&t, js));
     vlhi_table_free(&t);

@@ -39,15 +39,6 @@ static const char *tmp(const char *name)
     return p;
 }
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "wb");
-    if (fp) {
-        fputs(text, fp);
-        fclose(fp);
-    }
-}
-
 /* The whole file (caller frees), or NULL. */
 static char *slurp(const char *path)
 {
@@ -71,7 +62,7 @@ static void write_result(const char *name, const char *label, const char *data, 
     char text[512];
     snprintf(text, sizeof text, "{\"label\": \"%s\", \"data\": \"%s\", \"fid\": %.17g, \"adherence\": %.17g}", label,
              data, fid, adh);
-    write_text(tmp(name), text);
+    test_write_text(tmp(name), text);
 }
 
 TEST(eval_cli_group_ranks_results_and_names_bad_files)
@@ -99,7 +90,7 @@ TEST(eval_cli_group_ranks_results_and_names_bad_files)
     cJSON_Delete(root);
     CHECK_MSG(ok, "group JSON %s", js);
 
-    write_text(tmp("bad.json"), "{\"label\": \"x\", \"data\": \"ink\", \"fid\": 3}");
+    test_write_text(tmp("bad.json"), "{\"label\": \"x\", \"data\": \"ink\", \"fid\": 3}");
     snprintf(args, sizeof args, "eval --group %s %s", tmp("a.json"), tmp("bad.json"));
     CHECK(run_eval(args, log) == 1);
     CHECK(one_line_with(log, "bad.json: missing key 'adherence'"));

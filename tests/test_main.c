@@ -3,6 +3,7 @@
  * and, last, "N passed, N failed". Exits non-zero if any test failed. */
 #include "test.h"
 
+#include <omp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,47 @@ const char *test_tmpdir(void)
         }
     }
     return current_tmpdir;
+}
+
+const char *test_tmp_path(const char *name)
+{
+    static char buf[8][700];
+    static int next;
+    char *p = buf[next++ % 8];
+    snprintf(p, sizeof buf[0], "%s/%s", test_tmpdir(), name);
+    return p;
+}
+
+void test_write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "wb");
+    if (fp) {
+        fputs(text, fp);
+        fclose(fp);
+    }
+}
+
+int test_fd_check(const char *what, double *x, const double *analytic, int64_t n, test_loss_fn loss, void *ctx,
+                  double h, double atol, double rtol)
+{
+    double *num = malloc((size_t)n * sizeof *num);
+    if (!num)
+        return 0;
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    for (int64_t i = 0; i < n; i++) {
+        double keep = x[i];
+        x[i] = keep + h;
+        double lp = loss(ctx);
+        x[i] = keep - h;
+        double lm = loss(ctx);
+        x[i] = keep;
+        num[i] = (lp - lm) / (2 * h);
+    }
+    omp_set_num_threads(threads);
+    int ok = test_allclose_f64(what, analytic, num, (size_t)n, atol, rtol);
+    free(num);
+    return ok;
 }
 
 static void remove_tmpdir(void)

@@ -86,29 +86,10 @@ static double dot(const double *a, const double *b, int64_t n)
 
 typedef double (*loss_fn)(void *ctx);
 
-/* Compares analytic (n) with central differences of loss over every element of x (n). The
- * thousands of tiny forward calls run on one thread: on a loaded machine each OpenMP region
- * can wait a scheduler slice for its second thread, which made this loop take seconds. */
+/* Compares analytic (n) with central differences of loss over every element of x (n). */
 static int fd_check(const char *what, double *x, const double *analytic, int64_t n, loss_fn loss, void *ctx)
 {
-    double *num = malloc((size_t)n * sizeof *num);
-    if (!num)
-        return 0;
-    int threads = omp_get_max_threads();
-    omp_set_num_threads(1);
-    for (int64_t i = 0; i < n; i++) {
-        double keep = x[i];
-        x[i] = keep + FD_H;
-        double lp = loss(ctx);
-        x[i] = keep - FD_H;
-        double lm = loss(ctx);
-        x[i] = keep;
-        num[i] = (lp - lm) / (2 * FD_H);
-    }
-    omp_set_num_threads(threads);
-    int ok = test_allclose_f64(what, analytic, num, (size_t)n, FD_ATOL, FD_RTOL);
-    free(num);
-    return ok;
+    return test_fd_check(what, x, analytic, n, loss, ctx, FD_H, FD_ATOL, FD_RTOL);
 }
 
 #define CHECK_FD(what, x, analytic, n, loss, ctx) \
