@@ -56,17 +56,33 @@ typedef struct {
 
 static void args_start(arg_list *l) { l->argc = 0; }
 
-static void args_add(arg_list *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void args_add(arg_list *l, const char *fmt, ...)
+static void args_vadd(arg_list *l, const char *fmt, va_list ap)
 {
     if (l->argc == DEMO_MAX_ARGS)
         return; /* cannot happen with the fixed lists below */
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(l->buf[l->argc], DEMO_ARG_LEN, fmt, ap);
-    va_end(ap);
     l->argv[l->argc] = l->buf[l->argc];
     l->argv[++l->argc] = NULL;
+}
+
+static void args_add(arg_list *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void args_add(arg_list *l, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    args_vadd(l, fmt, ap);
+    va_end(ap);
+}
+
+/* "--name VALUE", the value printf-formatted. */
+static void args_opt(arg_list *l, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void args_opt(arg_list *l, const char *name, const char *fmt, ...)
+{
+    args_add(l, "--%s", name);
+    va_list ap;
+    va_start(ap, fmt);
+    args_vadd(l, fmt, ap);
+    va_end(ap);
 }
 
 /* Runs a subcommand with l's arguments after printing them as a shell line. */
@@ -104,12 +120,9 @@ static sara_status read_eval(const char *path, double *fid, double *adherence)
 
 static void add_sampling(arg_list *l, const demo_args *a)
 {
-    args_add(l, "--steps");
-    args_add(l, "%d", a->sample_steps);
-    args_add(l, "--seed");
-    args_add(l, "%d", a->seed);
-    args_add(l, "--threads");
-    args_add(l, "%d", a->threads);
+    args_opt(l, "steps", "%d", a->sample_steps);
+    args_opt(l, "seed", "%d", a->seed);
+    args_opt(l, "threads", "%d", a->threads);
 }
 
 /* `sara eval` of the base (with the adapter when given) on the style set, to OUT/<name>.json. */
@@ -117,26 +130,17 @@ static int run_eval(arg_list *l, const demo_args *a, const char *adapter, const 
 {
     args_start(l);
     args_add(l, "eval");
-    args_add(l, "--model");
-    args_add(l, "%s", a->base);
+    args_opt(l, "model", "%s", a->base);
     if (adapter) {
-        args_add(l, "--adapter");
-        args_add(l, "%s", adapter);
+        args_opt(l, "adapter", "%s", adapter);
     }
-    args_add(l, "--data");
-    args_add(l, "%s/data/%s", a->out, a->style);
-    args_add(l, "--per-class");
-    args_add(l, "%d", a->per_class);
-    args_add(l, "--sample-steps");
-    args_add(l, "%d", a->sample_steps);
-    args_add(l, "--seed");
-    args_add(l, "%d", a->seed);
-    args_add(l, "--threads");
-    args_add(l, "%d", a->threads);
-    args_add(l, "--label");
-    args_add(l, "%s", name);
-    args_add(l, "--json");
-    args_add(l, "%s/%s.json", a->out, name);
+    args_opt(l, "data", "%s/data/%s", a->out, a->style);
+    args_opt(l, "per-class", "%d", a->per_class);
+    args_opt(l, "sample-steps", "%d", a->sample_steps);
+    args_opt(l, "seed", "%d", a->seed);
+    args_opt(l, "threads", "%d", a->threads);
+    args_opt(l, "label", "%s", name);
+    args_opt(l, "json", "%s/%s.json", a->out, name);
     return args_run(l, cmd_eval, adapter ? "evaluate the base + SaRA adapter" : "evaluate the base model");
 }
 
@@ -145,14 +149,11 @@ static int run_grid(arg_list *l, const demo_args *a, const char *adapter, const 
 {
     args_start(l);
     args_add(l, "sample");
-    args_add(l, "--model");
-    args_add(l, "%s", a->base);
+    args_opt(l, "model", "%s", a->base);
     if (adapter) {
-        args_add(l, "--adapter");
-        args_add(l, "%s", adapter);
+        args_opt(l, "adapter", "%s", adapter);
     }
-    args_add(l, "--out");
-    args_add(l, "%s/%s.png", a->out, name);
+    args_opt(l, "out", "%s/%s.png", a->out, name);
     add_sampling(l, a);
     return args_run(l, cmd_sample, adapter ? "samples after: the same seeds, base + adapter" : "samples before");
 }
@@ -164,28 +165,17 @@ static int run_train(arg_list *l, const demo_args *a)
     int resume = train_find_checkpoint(dir, found, sizeof found) == SARA_OK; /* a re-run continues */
     args_start(l);
     args_add(l, "train");
-    args_add(l, "--init");
-    args_add(l, "%s", a->base);
-    args_add(l, "--data");
-    args_add(l, "%s/data/%s", a->out, a->style);
-    args_add(l, "--method");
-    args_add(l, "sara");
-    args_add(l, "--threshold");
-    args_add(l, "%g", a->threshold);
-    args_add(l, "--steps");
-    args_add(l, "%d", a->steps);
-    args_add(l, "--batch");
-    args_add(l, "%d", a->batch);
-    args_add(l, "--seed");
-    args_add(l, "%d", a->seed);
-    args_add(l, "--threads");
-    args_add(l, "%d", a->threads);
-    args_add(l, "--samples-per-class");
-    args_add(l, "0");
-    args_add(l, "--save-every");
-    args_add(l, "100");
-    args_add(l, "--out");
-    args_add(l, "%s", dir);
+    args_opt(l, "init", "%s", a->base);
+    args_opt(l, "data", "%s/data/%s", a->out, a->style);
+    args_opt(l, "method", "sara");
+    args_opt(l, "threshold", "%g", a->threshold);
+    args_opt(l, "steps", "%d", a->steps);
+    args_opt(l, "batch", "%d", a->batch);
+    args_opt(l, "seed", "%d", a->seed);
+    args_opt(l, "threads", "%d", a->threads);
+    args_opt(l, "samples-per-class", "0");
+    args_opt(l, "save-every", "100");
+    args_opt(l, "out", "%s", dir);
     if (resume)
         args_add(l, "--resume");
     return args_run(l, cmd_train, "SaRA fine-tuning");
@@ -225,10 +215,8 @@ int cmd_demo(int argc, char **argv)
     snprintf(adapter, sizeof adapter, "%s/run/adapter.safetensors", a.out);
     args_start(&l);
     args_add(&l, "styles");
-    args_add(&l, "--out");
-    args_add(&l, "%s/data", a.out);
-    args_add(&l, "--style");
-    args_add(&l, "%s", a.style);
+    args_opt(&l, "out", "%s/data", a.out);
+    args_opt(&l, "style", "%s", a.style);
     if ((r = args_run(&l, cmd_styles, "the style set")) != 0 || (r = run_grid(&l, &a, NULL, "before")) != 0 ||
         (r = run_eval(&l, &a, NULL, "before")) != 0 || (r = run_train(&l, &a)) != 0 ||
         (r = run_grid(&l, &a, adapter, "after")) != 0 || (r = run_eval(&l, &a, adapter, "after")) != 0)
