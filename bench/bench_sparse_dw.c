@@ -1,14 +1,16 @@
-/* bench_sparse_dw.c — where the sparse weight gradient's two paths cross: for the reference
+/* bench_sparse_dw.c — where the sparse weight gradient's paths cross: for the reference
  * configuration's layer kinds (batch 32 by default), the seconds the sampled path (one dot per
- * selected entry) and the tile path (dense row-block tiles gathered) take at densities from
- * 0.5 % to 50 %, median of --reps runs: wall seconds, and CPU seconds of all threads in
- * brackets (robust to other load on the machine), and the dense weight gradient of the
- * same layer (the fast dense kernels, Winograd for 3×3 stride 1, into a dense sink: what full
- * fine-tuning pays; its dY transform is shared with dx in a real step, so this slightly
- * overstates it there). Selections are uniform random at the density (SaRA's |p| < θ on a
- * roughly Gaussian init is close to that). Prints one Markdown table; the ratio column (CPU
- * time) says from which density the tile path is faster. The constants CONV_TILE_DENSITY
- * (src/ops/conv2d_sparse.c) and LINEAR_TILE_DENSITY (src/ops/linear.c) come from this table.
+ * selected entry) and the tile path (dense row-block tiles gathered; for 3×3 stride 1,
+ * Winograd's row-block tiles, which share dY's transform with dx) take at densities from
+ * 0.5 % to 50 %, median of --reps runs, and the dense weight gradient of the same layer (the
+ * fast dense kernels, Winograd for 3×3 stride 1: what full fine-tuning pays). Every timing is
+ * a whole backward with dx, as in a training step, minus the backward with dx alone (printed
+ * per layer), so a path that shares work with dx is charged only what it adds. Wall seconds,
+ * and CPU seconds of all threads in brackets (robust to other load on the machine).
+ * Selections are uniform random at the density (SaRA's |p| < θ on a roughly Gaussian init is
+ * close to that). Prints one Markdown table; the ratio column (CPU time) says from which
+ * density the tile path is faster. The constants CONV_TILE_DENSITY_* (src/ops/conv2d_sparse.c)
+ * and LINEAR_TILE_DENSITY (src/ops/linear.c) come from this table.
  *
  *   build/bench_sparse_dw [--threads N] [--batch B] [--reps N] */
 #include <stdio.h>
@@ -59,21 +61,23 @@ static int cmp_double(const void *a, const void *b)
 typedef struct {
     const layer_case *lc;
     ops_conv_shape s;
-    float *x, *dy, *w, *scratch, *dense;
+    float *x, *dx, *dy, *w, *scratch, *dense; /* dx: the input gradient every run also computes */
     int64_t numel;
+    double dx_wall, dx_cpu; /* the backward with dx alone */
 } bench_layer;
 
 static void run_once(const bench_layer *L, const ops_sink *sink)
 {
     if (L->lc->linear)
-        linear_backward(NULL, sink, NULL, L->dy, L->x, L->w, L->s.B * L->lc->rows_per_b, L->s.C, L->s.O);
+        linear_backward(L->dx, sink, NULL, L->dy, L->x, L->w, L->s.B * L->lc->rows_per_b, L->s.C, L->s.O);
     else
-        conv2d_backward(NULL, sink, NULL, L->dy, L->x, L->w, &L->s, L->scratch);
+        conv2d_backward(L->dx, sink, NULL, L->dy, L->x, L->w, &L->s, L->scratch);
 }
 
-/* Median wall seconds of reps runs after one warm-up; *cpu: the median CPU seconds of the
- * process (all threads; idle threads sleep under the passive wait policy), which other load
- * on the machine disturbs much less than wall time. */
+/* Median wall seconds of reps backward runs after one warm-up, less the backward with dx alone
+ * (0 for that one itself); *cpu: the same in CPU seconds of the process (all threads; idle
+ * threads sleep under the passive wait policy), which other load on the machine disturbs much
+ * less than wall time. */
 static double time_sink(const bench_layer *L, const ops_sink *sink, int reps, double *cpu)
 {
     double t[BENCH_MAX_REPS], c[BENCH_MAX_REPS];
@@ -86,8 +90,8 @@ static double time_sink(const bench_layer *L, const ops_sink *sink, int reps, do
     }
     qsort(t, (size_t)reps, sizeof t[0], cmp_double);
     qsort(c, (size_t)reps, sizeof c[0], cmp_double);
-    *cpu = c[reps / 2];
-    return t[reps / 2];
+    *cpu = c[reps / 2] - L->dx_cpu;
+    return t[reps / 2] - L->dx_wall;
 }
 
 static int layer_make(bench_layer *L, const layer_case *lc, int B, sara_rng *r)
@@ -108,10 +112,11 @@ static int layer_make(bench_layer *L, const layer_case *lc, int B, sara_rng *r)
         L->scratch = malloc(conv2d_scratch_numel(&L->s) * sizeof(float));
     }
     L->x = malloc((size_t)nx * sizeof(float));
+    L->dx = malloc((size_t)nx * sizeof(float));
     L->dy = malloc((size_t)ny * sizeof(float));
     L->w = malloc((size_t)L->numel * sizeof(float));
     L->dense = calloc((size_t)L->numel, sizeof(float));
-    if (!L->x || !L->dy || !L->w || !L->dense || (!lc->linear && !L->scratch))
+    if (!L->x || !L->dx || !L->dy || !L->w || !L->dense || (!lc->linear && !L->scratch))
         return 0;
     rng_fill_normal(r, L->x, nx);
     rng_fill_normal(r, L->dy, ny);
@@ -121,7 +126,7 @@ static int layer_make(bench_layer *L, const layer_case *lc, int B, sara_rng *r)
 
 static void layer_free(bench_layer *L)
 {
-    free(L->x), free(L->dy), free(L->w), free(L->scratch), free(L->dense);
+    free(L->x), free(L->dx), free(L->dy), free(L->w), free(L->scratch), free(L->dense);
 }
 
 int main(int argc, char **argv)
@@ -145,7 +150,7 @@ int main(int argc, char **argv)
         return 2;
     }
     threads = sara_set_threads(threads);
-    printf("Threads %d, batch %d, median of %d runs: wall s (CPU s of all threads) per weight gradient; %s\n\n",
+    printf("Threads %d, batch %d, median of %d runs: wall s (CPU s of all threads) a weight gradient adds to the backward with dx; %s\n\n",
            threads, B, reps,
            sara_blas_description());
     printf("| layer | dense dW | density | sampled | tile | tile/sampled | auto picks |\n|---|---|---|---|---|---|---|\n");
@@ -158,6 +163,9 @@ int main(int argc, char **argv)
             layer_free(&L);
             return 1;
         }
+        ops_sink none = {.kind = OPS_SINK_NONE};
+        L.dx_wall = time_sink(&L, &none, reps, &L.dx_cpu);
+        printf("| %s: dx alone | %.4f (%.4f) | | | | | |\n", CASES[c].name, L.dx_wall, L.dx_cpu);
         ops_sink dsink = {.kind = OPS_SINK_DENSE, .dense = L.dense};
         double dmin, dmed = time_sink(&L, &dsink, reps, &dmin);
         int64_t *index = malloc((size_t)L.numel * sizeof(int64_t));

@@ -2,7 +2,8 @@
  * to Winograd (conv2d_winograd.c); 1×1 stride-1 unpadded ones are products on x itself, one per
  * image, images in parallel; the rest is im2col + gemm, one batch item at a time so the scratch
  * is one item's columns (dx through gemm into columns, then col2im +=). A sparse weight
- * gradient goes to conv2d_sparse.c (sampled dots or dense row-block tiles, by density). */
+ * gradient goes to conv2d_sparse.c (sampled dots or dense row-block tiles, by density) or,
+ * for 3×3 stride-1 kernels at high density, to Winograd's row-block tiles. */
 #include <omp.h>
 #include <string.h>
 
@@ -198,13 +199,15 @@ static void conv_backward_pointwise(real *dx, const ops_sink_t *dw, int want_w, 
 void OPS_NAME(conv2d_backward)(real *dx, const ops_sink_t *dw, const ops_sink_t *db, const real *dy, const real *x,
                                const real *w, const ops_conv_shape *s, real *scratch)
 {
-    /* A sparse weight gradient is computed apart, after dx: Winograd or the dense paths would
-     * form the dense one. */
+    /* A sparse weight gradient is computed apart, after dx (the dense paths would form the
+     * whole tensor's), unless it is dense enough for Winograd's row-block tiles, which share
+     * the transform of dY with dx. */
     int sparse_w = ops_sink_wanted(dw) && dw->kind == OPS_SINK_SPARSE;
+    int by_winograd = sparse_w && conv_sparse_dw_by_winograd(dw->nnz, s);
     int want_w = ops_sink_wanted(dw) && !sparse_w;
     if (conv_winograd_applies(s)) {
-        if (dx || want_w)
-            OPS_NAME(conv_winograd_backward)(dx, want_w ? dw->dense : NULL, dy, x, w, s, scratch);
+        OPS_NAME(conv_winograd_backward)(dx, want_w || by_winograd ? dw : NULL, dy, x, w, s, scratch);
+        sparse_w = sparse_w && !by_winograd;
     } else if (conv_is_pointwise(s)) {
         conv_backward_pointwise(dx, dw, want_w, dy, x, w, s);
     } else if (dx || want_w) {

@@ -1,6 +1,8 @@
 /* conv2d_sparse.c — the selected entries of a convolution's weight gradient (a sparse sink)
  * without ever forming the dense dW of the whole tensor. Two paths, chosen per tensor by its
- * density (CONV_TILE_DENSITY_*, measured by bench/bench_sparse_dw.c):
+ * density (CONV_TILE_DENSITY_*, measured by bench/bench_sparse_dw.c; 3×3 stride-1 kernels
+ * above CONV_TILE_DENSITY_WINOGRAD* go to Winograd's row-block tiles in conv2d_winograd.c
+ * instead, fused with dx):
  *  - sampled: one dot product per selected entry, work ∝ nnz;
  *  - tile: dense tiles of dW over blocks of R output channels, each a few BLAS products over
  *    the whole batch, gathered at the block's selected entries (the sorted index list gives
@@ -47,6 +49,14 @@
 #define CONV_TILE_DENSITY_3X3 0.40
 #define CONV_TILE_DENSITY_STRIDED 0.20
 #define CONV_TILE_DENSITY_1X1 0.10
+/* 3×3 stride 1 by Winograd's row-block tiles (conv2d_winograd.c), which share dY's transform
+ * with dx: from these densities on (bench/bench_sparse_dw.c, which charges each path what it
+ * adds to the backward with dx). They cost 1.2–1.5× the dense Winograd dW at any density; the
+ * sampled dots are cheaper on large planes (long contiguous dots), so the crossover is about
+ * 20–25 % on 32×32 output planes and 8–12 % on 16×16 and 8×8 ones. */
+#define CONV_TILE_DENSITY_WINOGRAD 0.10
+#define CONV_TILE_DENSITY_WINOGRAD_LARGE 0.25
+#define CONV_WINOGRAD_LARGE_PLANE 1024 /* output pixels from which the _LARGE crossover applies */
 
 #ifndef OPS_DOUBLE
 static int g_sparse_dw_path = OPS_SPARSE_DW_AUTO;
@@ -67,6 +77,15 @@ int ops_sparse_dw_use_tile(int64_t nnz, int64_t numel, double crossover)
     if (g_sparse_dw_path != OPS_SPARSE_DW_AUTO)
         return g_sparse_dw_path == OPS_SPARSE_DW_TILE;
     return (double)nnz >= crossover * (double)numel;
+}
+
+int conv_sparse_dw_by_winograd(int64_t nnz, const ops_conv_shape *s)
+{
+    double crossover = ops_conv_out_h(s) * ops_conv_out_w(s) >= CONV_WINOGRAD_LARGE_PLANE
+                           ? CONV_TILE_DENSITY_WINOGRAD_LARGE
+                           : CONV_TILE_DENSITY_WINOGRAD;
+    return conv_winograd_sparse_applies(s) &&
+           ops_sparse_dw_use_tile(nnz, (int64_t)s->O * s->C * s->KH * s->KW, crossover);
 }
 #endif
 
@@ -304,20 +323,6 @@ static void csp_sampled_worker(const ops_sink_t *dw, const real *dy, const real 
     }
 }
 
-/* First k with index[k] ≥ e. */
-static int64_t csp_lower_bound(const int64_t *index, int64_t n, int64_t e)
-{
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (index[mid] < e)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* Tile of row block [o0, o1): tile (KK, R, C) = Σ over chunks of dY rows · shifted phase
  * planesᵀ, one gemm per kernel offset, then values += the tile at the block's entries. */
 static void csp_tile_block(const ops_sink_t *dw, const real *dy, const real *x, const ops_conv_shape *s,
@@ -346,8 +351,8 @@ static void csp_tile_worker(const ops_sink_t *dw, const real *dy, const real *x,
     int j = 0;
     for (int bl = 0; bl < p->blocks; bl++) {
         int o0 = bl * p->R, o1 = csp_min(s->O, o0 + p->R);
-        int64_t k0 = csp_lower_bound(dw->index, dw->nnz, (int64_t)o0 * p->K);
-        int64_t k1 = csp_lower_bound(dw->index, dw->nnz, (int64_t)o1 * p->K);
+        int64_t k0 = ops_index_lower_bound(dw->index, dw->nnz, (int64_t)o0 * p->K);
+        int64_t k1 = ops_index_lower_bound(dw->index, dw->nnz, (int64_t)o1 * p->K);
         if (k0 == k1)
             continue;
         if (j++ % n == w)

@@ -13,6 +13,12 @@
  * forward   Mh[ξ] = U[ξ] · V[ξ], then y = Aᵀ Mh A
  * dx        dV[ξ] = U[ξ]ᵀ · Mh[ξ] (into V's buffer), then dx += B dV Bᵀ scattered back
  * dW        dU[ξ] += Mh[ξ] · V[ξ]ᵀ over a worker's chunks, workers summed, dW += Gᵀ dU G
+ * sparse dW (a sparse sink: SaRA's selected entries) never sums dU for the whole tensor: per
+ *           chunk and block of R output channels, dU_R[ξ] (R, C) = Mh[ξ][rows] · V[ξ]ᵀ, turned
+ *           into the dW tile (R, C, 3, 3) = Gᵀ dU_R G at once and gathered at the block's
+ *           selected entries into the worker's accumulator (nnz); accumulators summed in
+ *           worker order. The filter transform runs per chunk (a few % of the products); the
+ *           transform of dY is the one dx needs anyway. Blocks without entries are skipped.
  * Threads: with few of them (≤ WINO_SLOTS) each owns whole chunks in its own buffers, so a
  * call is one parallel region without barriers (small chunks keep V and Mh in cache, which
  * leaves too little work per phase to share); with more, they share each phase of a chunk.
@@ -160,10 +166,35 @@ static wino_plan wino_plan_of(const ops_conv_shape *s)
     return p;
 }
 
+/* A sparse weight gradient's block of R output channels, at most: its transformed-domain tile
+ * dU_R (a², R, C) stays this size (cache-sized; the rows of one block share each load of V). */
+#define WINO_SPARSE_BLOCK_FLOATS 262144
+
+/* Output channels per block of the sparse weight gradient; 0 when the shape cannot take it.
+ * A slot's dU (a²·O·C) holds the accumulator (nnz ≤ 9·O·C), dU_R (a²·R·C) and the dW tile
+ * (9·R·C): R ≤ (a² − 9)·O / (a² + 9). And R ≤ O/2: no block is the whole tensor. */
+static int wino_sparse_rows(const wino_plan *p, const ops_conv_shape *s)
+{
+    int taps = WINO_R * WINO_R;
+    long fit = (long)(p->n - taps) * s->O / (p->n + taps);
+    long cache = WINO_SPARSE_BLOCK_FLOATS / ((long)p->n * s->C), half = s->O / 2;
+    long r = fit < half ? fit : half;
+    r = r < cache ? r : cache > 0 ? cache : 1;
+    return (int)(r > 0 && r <= fit ? r : 0);
+}
+
 #ifndef OPS_DOUBLE
 int conv_winograd_applies(const ops_conv_shape *s)
 {
     return s->KH == 3 && s->KW == 3 && s->stride == 1 && ops_conv_out_h(s) > 0 && ops_conv_out_w(s) > 0;
+}
+
+int conv_winograd_sparse_applies(const ops_conv_shape *s)
+{
+    if (!conv_winograd_applies(s))
+        return 0;
+    wino_plan p = wino_plan_of(s);
+    return wino_sparse_rows(&p, s) > 0;
 }
 
 size_t conv_winograd_scratch_numel(const ops_conv_shape *s)
@@ -553,6 +584,8 @@ typedef struct {
     const real *x, *w, *b, *dy, *U; /* what the pass reads */
     real *y, *dx;                   /* what it writes; dx, dU skipped when NULL */
     int want_dw;
+    const ops_sink_t *sparse; /* a sparse weight gradient instead of dU (want_dw set too) */
+    int rows;                 /* its block height R */
 } wino_pass;
 
 /* Forward of chunk c in slot t; `parallel`: share each phase among the threads. */
@@ -573,6 +606,35 @@ static void wino_forward_chunk(const wino_pass *P, wino_slot t, int c, int paral
     wino_run(&out, nb, parallel);
 }
 
+/* The sparse weight gradient's buffers in a slot's dU: accumulator (nnz), dU_R (a², R, C),
+ * dW tile (R, C, 3, 3). */
+static real *wino_sparse_acc(wino_slot t) { return t.dU; }
+
+/* acc += the tile of every block with selected entries, from chunk buffers Mh and V of n
+ * columns (the sparse branch of the dW step). */
+static void wino_sparse_chunk(const wino_pass *P, wino_slot t, int n)
+{
+    const ops_conv_shape *s = P->s;
+    const wino_plan *p = P->p;
+    const ops_sink_t *dw = P->sparse;
+    int64_t K = (int64_t)s->C * WINO_R * WINO_R;
+    real *acc = wino_sparse_acc(t), *blk = acc + dw->nnz, *tile = blk + (size_t)p->n * P->rows * s->C;
+    for (int o0 = 0; o0 < s->O; o0 += P->rows) {
+        int r = wino_min(P->rows, s->O - o0);
+        int64_t k0 = ops_index_lower_bound(dw->index, dw->nnz, o0 * K);
+        int64_t k1 = ops_index_lower_bound(dw->index, dw->nnz, (o0 + r) * K);
+        if (k0 == k1)
+            continue;
+        size_t rc = (size_t)r * s->C; /* dU_R[ξ] (r, C) = Mh[ξ][o0 : o0 + r] (r, n) · V[ξ]ᵀ (n, C) */
+        OPS_NAME(ops_gemm_batch)(p->n, 0, 1, r, s->C, n, 1, t.Mh + (size_t)o0 * p->tc, p->tc, (size_t)s->O * p->tc,
+                                 t.V, p->tc, (size_t)s->C * p->tc, 0, blk, s->C, rc);
+        memset(tile, 0, rc * WINO_R * WINO_R * sizeof(real));
+        wino_filter_grad(tile, blk, rc, p);
+        for (int64_t k = k0; k < k1; k++)
+            acc[k] += tile[dw->index[k] - o0 * K];
+    }
+}
+
 /* Backward of chunk c in slot t; `first`: the worker's first chunk (dU is set, not added). */
 static void wino_backward_chunk(const wino_pass *P, wino_slot t, int c, int first, int parallel)
 {
@@ -587,8 +649,11 @@ static void wino_backward_chunk(const wino_pass *P, wino_slot t, int c, int firs
     if (P->want_dw) { /* dU[ξ] (O, C) (+)= Mh[ξ] (O, n) · V[ξ]ᵀ (n, C) */
         wino_job in = {s, p, WINO_INPUT, C, hw, P->x + b0 * C * hw, NULL, t.V, NULL};
         wino_run(&in, nb, parallel);
-        OPS_NAME(ops_gemm_batch)(p->n, 0, 1, O, C, n, 1, t.Mh, p->tc, (size_t)O * p->tc, t.V, p->tc,
-                                 (size_t)C * p->tc, first ? 0 : 1, t.dU, C, oc);
+        if (P->sparse)
+            wino_sparse_chunk(P, t, n);
+        else
+            OPS_NAME(ops_gemm_batch)(p->n, 0, 1, O, C, n, 1, t.Mh, p->tc, (size_t)O * p->tc, t.V, p->tc,
+                                     (size_t)C * p->tc, first ? 0 : 1, t.dU, C, oc);
     }
     if (P->dx) { /* dV[ξ] (C, n) = U[ξ]ᵀ (C, O) · Mh[ξ] (O, n), into V's buffer */
         OPS_NAME(ops_gemm_batch)(p->n, 1, 0, C, n, O, 1, P->U, C, oc, t.Mh, p->tc, (size_t)O * p->tc, 0, t.V, p->tc,
@@ -631,7 +696,7 @@ void OPS_NAME(conv_winograd_forward)(real *y, const real *x, const real *w, cons
 {
     wino_plan p = wino_plan_of(s);
     wino_filter_transform(scratch, w, (size_t)s->O * s->C, &p);
-    wino_pass P = {s, &p, x, w, b, NULL, scratch, y, NULL, 0};
+    wino_pass P = {s, &p, x, w, b, NULL, scratch, y, NULL, 0, NULL, 0};
     wino_chunks(&P, scratch, 0);
 }
 
@@ -648,17 +713,43 @@ static void wino_sum_slots(real *scratch, const wino_plan *p, const ops_conv_sha
     }
 }
 
-void OPS_NAME(conv_winograd_backward)(real *dx, real *dw, const real *dy, const real *x, const real *w,
+/* sink values += the accumulators of the workers that had chunks, in worker order. */
+static void wino_sparse_sum(const ops_sink_t *dw, real *scratch, const wino_plan *p, const ops_conv_shape *s)
+{
+    int used = 1;
+    while (used < p->workers && used * p->nb < s->B)
+        used++;
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < dw->nnz; k++) {
+        real v = 0;
+        for (int w = 0; w < used; w++)
+            v += wino_sparse_acc(wino_slot_of(scratch, p, s, w))[k];
+        dw->values[k] += v;
+    }
+}
+
+void OPS_NAME(conv_winograd_backward)(real *dx, const ops_sink_t *dw, const real *dy, const real *x, const real *w,
                                       const ops_conv_shape *s, real *scratch)
 {
     wino_plan p = wino_plan_of(s);
     size_t oc = (size_t)s->O * s->C;
+    int want_dw = ops_sink_wanted(dw), sparse = want_dw && dw->kind == OPS_SINK_SPARSE;
+    if (!dx && !want_dw)
+        return;
     if (dx)
         wino_filter_transform(scratch, w, oc, &p);
-    wino_pass P = {s, &p, x, w, NULL, dy, scratch, NULL, dx, dw != NULL};
+    wino_pass P = {s, &p, x, w, NULL, dy, scratch, NULL, dx, want_dw, sparse ? dw : NULL, 0};
+    if (sparse) {
+        P.rows = wino_sparse_rows(&p, s);
+        ops_sparse_dw_tile_note((int64_t)P.rows * s->C * WINO_R * WINO_R);
+        for (int t = 0; t < p.workers; t++)
+            memset(wino_sparse_acc(wino_slot_of(scratch, &p, s, t)), 0, (size_t)dw->nnz * sizeof(real));
+    }
     wino_chunks(&P, scratch, 1);
-    if (!dw)
-        return;
-    wino_sum_slots(scratch, &p, s);
-    wino_filter_grad(dw, wino_slot_of(scratch, &p, s, 0).dU, oc, &p);
+    if (sparse)
+        wino_sparse_sum(dw, scratch, &p, s);
+    else if (want_dw) {
+        wino_sum_slots(scratch, &p, s);
+        wino_filter_grad(dw->dense, wino_slot_of(scratch, &p, s, 0).dU, oc, &p);
+    }
 }

@@ -37,20 +37,6 @@ void OPS_NAME(embedding_forward)(real *y, const real *table, const int64_t *ids,
     }
 }
 
-/* First k in [0, nnz) with index[k] >= e (index sorted ascending). */
-static int64_t embedding_lower_bound(const int64_t *index, int64_t nnz, int64_t e)
-{
-    int64_t lo = 0, hi = nnz;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (index[mid] < e)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* Serial over n on purpose: N (labels per batch) is small, and summing rows in n order keeps
  * every table entry's sum in a fixed order when an id repeats. */
 void OPS_NAME(embedding_backward)(const ops_sink_t *dtable, const real *dy, const int64_t *ids, int N, int V, int D)
@@ -68,7 +54,7 @@ void OPS_NAME(embedding_backward)(const ops_sink_t *dtable, const real *dy, cons
             continue;
         }
         /* Sparse: only the selected entries of this row, found by binary search; no (V, D) temporary. */
-        for (int64_t k = embedding_lower_bound(dtable->index, dtable->nnz, row);
+        for (int64_t k = ops_index_lower_bound(dtable->index, dtable->nnz, row);
              k < dtable->nnz && dtable->index[k] < row + D; k++)
             dtable->values[k] += g[dtable->index[k] - row];
     }

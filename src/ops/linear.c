@@ -73,20 +73,6 @@ static void linear_weight_sparse(const ops_sink_t *dw, const real *dy, const rea
     }
 }
 
-/* First k with index[k] ≥ e. */
-static int64_t linear_lower_bound(const int64_t *index, int64_t n, int64_t e)
-{
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (index[mid] < e)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* Rows of dW per tile: the tile budget, at most half the rows (a tile is never the whole
  * tensor), even blocks. */
 static int linear_tile_rows(int In, int O)
@@ -108,8 +94,8 @@ static void linear_weight_tiles(const ops_sink_t *dw, const real *dy, const real
 #pragma omp parallel for schedule(static)
     for (int bl = 0; bl < blocks; bl++) {
         int o0 = bl * R, r = O - o0 < R ? O - o0 : R;
-        int64_t k0 = linear_lower_bound(dw->index, dw->nnz, (int64_t)o0 * In);
-        int64_t k1 = linear_lower_bound(dw->index, dw->nnz, (int64_t)(o0 + r) * In);
+        int64_t k0 = ops_index_lower_bound(dw->index, dw->nnz, (int64_t)o0 * In);
+        int64_t k1 = ops_index_lower_bound(dw->index, dw->nnz, (int64_t)(o0 + r) * In);
         if (k0 == k1)
             continue;
         real tile[LINEAR_TILE_FLOATS]; /* (r, In) */

@@ -146,12 +146,15 @@ void ops_blas_threads_restore(int n);
 
 /* Winograd convolution (conv2d_winograd.c) for 3×3 stride-1 shapes, any padding:
  * conv2d.c routes such shapes here. scratch: conv_winograd_scratch_numel(s) elements. The weight
- * gradient goes to a dense dw (O, C, 3, 3) +=, or is skipped when dw is NULL; likewise dx. */
+ * gradient goes to the dw sink (O, C, 3, 3) +=: dense, or sparse when
+ * conv_winograd_sparse_applies(s) (gathered from row-block tiles, never the whole tensor's);
+ * skipped when not wanted; dx likewise when NULL. */
 int conv_winograd_applies(const ops_conv_shape *s);
+int conv_winograd_sparse_applies(const ops_conv_shape *s);
 size_t conv_winograd_scratch_numel(const ops_conv_shape *s);
 void OPS_NAME(conv_winograd_forward)(real *y, const real *x, const real *w, const real *b, const ops_conv_shape *s,
                                      real *scratch);
-void OPS_NAME(conv_winograd_backward)(real *dx, real *dw, const real *dy, const real *x, const real *w,
+void OPS_NAME(conv_winograd_backward)(real *dx, const ops_sink_t *dw, const real *dy, const real *x, const real *w,
                                       const ops_conv_shape *s, real *scratch);
 
 /* The selected entries of a conv weight gradient (conv2d_sparse.c): dw sparse sink (O, C, KH, KW)
@@ -162,8 +165,27 @@ void OPS_NAME(conv_weight_grad_sparse)(const ops_sink_t *dw, const real *dy, con
 /* 1 if a sparse weight gradient of nnz of numel entries takes the tile path: forced by
  * ops_sparse_dw_path_set, else density ≥ crossover. */
 int ops_sparse_dw_use_tile(int64_t nnz, int64_t numel, double crossover);
+/* 1 if a sparse weight gradient of nnz entries of a conv of shape s goes through Winograd's
+ * row-block tiles (conv_winograd_backward with the sparse sink) instead of
+ * conv_weight_grad_sparse: a 3×3 stride-1 shape that takes them, dense enough or forced TILE. */
+int conv_sparse_dw_by_winograd(int64_t nnz, const ops_conv_shape *s);
 /* Records a tile of numel elements for ops_sparse_dw_tile_peak. */
 void ops_sparse_dw_tile_note(int64_t numel);
+
+/* First k in [0, n) with index[k] >= e (index sorted ascending): where a sparse sink's entries
+ * of a row block begin. */
+static inline int64_t ops_index_lower_bound(const int64_t *index, int64_t n, int64_t e)
+{
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (index[mid] < e)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
 
 /* 1 if the sink wants any gradient at all (non-NULL and not OPS_SINK_NONE). */
 static inline int ops_sink_wanted(const ops_sink_t *sink)
