@@ -390,3 +390,24 @@ TEST(ops_gemm_split_matches_naive)
     omp_set_num_threads(keep);
     CHECK(ok);
 }
+
+/* ops_zero zeroes exactly [0, n), threaded above its split size, and leaves the neighbours. */
+TEST(ops_zero_clears_exactly_the_range)
+{
+    enum { N = 200003 };
+    static float buf[N + 2];
+    int ok = 1;
+    for (int t = 1; t <= 2 && ok; t++) {
+        int saved = omp_get_max_threads();
+        omp_set_num_threads(t);
+        for (int i = 0; i < N + 2; i++)
+            buf[i] = 1.5f;
+        ops_zero(buf + 1, N);
+        ops_zero(buf + 1, 0);
+        omp_set_num_threads(saved);
+        ok = buf[0] == 1.5f && buf[N + 1] == 1.5f;
+        for (int i = 1; i <= N && ok; i++)
+            ok = buf[i] == 0.0f;
+    }
+    CHECK(ok);
+}

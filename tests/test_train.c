@@ -2,6 +2,8 @@
  * dataset: resume is bit-exact for every method (N steps, checkpoint, a fresh process-like
  * restart from the base model, N more steps == 2N straight steps, bit for bit), and SaRA's
  * per-step metrics reach the JSONL log. */
+#include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@
 #include "diffusion/schedule.h"
 #include "model/unet.h"
 #include "test.h"
+#include "train/adamw.h"
 #include "train/train.h"
 
 #define TINY TEST_FIXTURES "/unet/tiny"
@@ -171,4 +174,31 @@ TEST(train_resume_is_bit_exact_with_ema)
     CHECK_MSG(memcmp(raw, unet_params(ema)->data, n * sizeof(float)), "the exported model is not the EMA");
     free(raw);
     unet_free(ema);
+}
+
+/* The gradient norm's Σ g² (threaded, in blocks) equals a long-double sum to double rounding,
+ * and gives the same bits on 1, 2 and 8 threads: clipping must not depend on the thread count. */
+TEST(grad_sum_squares_is_exact_and_thread_independent)
+{
+    enum { N = 1000003 }; /* several blocks and a ragged tail */
+    float *g = malloc(N * sizeof(float));
+    CHECK(g != NULL);
+    sara_rng r;
+    rng_seed(&r, 77);
+    rng_fill_normal(&r, g, N);
+    long double want = 0;
+    for (int i = 0; i < N; i++)
+        want += (long double)g[i] * g[i];
+    int saved = omp_get_max_threads();
+    double got[3];
+    static const int threads[3] = {1, 2, 8};
+    for (int t = 0; t < 3; t++) {
+        omp_set_num_threads(threads[t]);
+        got[t] = grad_sum_squares(g, N);
+    }
+    omp_set_num_threads(saved);
+    free(g);
+    CHECK(fabs(got[0] - (double)want) <= 1e-12 * (double)want);
+    CHECK(!memcmp(&got[0], &got[1], sizeof got[0]) && !memcmp(&got[0], &got[2], sizeof got[0]));
+    CHECK(grad_sum_squares(NULL, 0) == 0.0);
 }

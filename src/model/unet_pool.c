@@ -74,7 +74,7 @@ float *unet_take_zero(unet_pool *p, int64_t n)
 {
     float *q = unet_take(p, n);
     if (q && !p->planning)
-        memset(q, 0, (size_t)n * sizeof(float));
+        ops_zero(q, n);
     return q;
 }
 

@@ -1,6 +1,6 @@
 /* elementwise.c — the shape plumbing between layers: channel concat (skip connections),
  * per-channel broadcast add (time embedding into a ResNet block), last-two-axes transpose
- * (NCHW ↔ tokens for attention), and plain vector add / accumulate / scale. */
+ * (NCHW ↔ tokens for attention), and plain vector add / accumulate / scale / zero. */
 #include <string.h>
 
 #include "ops/real.h"
@@ -69,6 +69,23 @@ void OPS_NAME(ops_scale)(real *y, real s, int64_t n)
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
         y[i] *= s;
+}
+
+/* Below this many elements a zeroing runs on the calling thread (waking threads costs more). */
+#define OPS_ZERO_SPLIT 65536
+
+void OPS_NAME(ops_zero)(real *y, int64_t n)
+{
+    if (n < OPS_ZERO_SPLIT) {
+        memset(y, 0, (size_t)n * sizeof(real));
+        return;
+    }
+    int64_t blocks = (n + OPS_ZERO_SPLIT - 1) / OPS_ZERO_SPLIT;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t i0 = b * OPS_ZERO_SPLIT, len = n - i0 < OPS_ZERO_SPLIT ? n - i0 : OPS_ZERO_SPLIT;
+        memset(y + i0, 0, (size_t)len * sizeof(real));
+    }
 }
 
 /* Blocked so that both the rows read and the rows written stay in cache. */

@@ -114,6 +114,7 @@ void OPS_NAME(softmax_xent_backward)(OPS_REAL *dlogits, const OPS_REAL *probs, c
 void OPS_NAME(ops_add)(OPS_REAL *y, const OPS_REAL *a, const OPS_REAL *b, int64_t n);   /* y = a + b */
 void OPS_NAME(ops_accumulate)(OPS_REAL *y, const OPS_REAL *x, int64_t n);             /* y += x */
 void OPS_NAME(ops_scale)(OPS_REAL *y, OPS_REAL s, int64_t n);                         /* y *= s */
+void OPS_NAME(ops_zero)(OPS_REAL *y, int64_t n);                                      /* y = 0, threaded */
 
 /* ---- transpose of the last two axes: y (B, Cc, R) from x (B, R, Cc); dx += transposed dy. ---- */
 void OPS_NAME(transpose_forward)(OPS_REAL *y, const OPS_REAL *x, int B, int R, int Cc);

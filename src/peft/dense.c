@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "ops/ops.h"
 #include "peft/adapter.h"
 #include "peft/method.h"
 
@@ -25,7 +26,7 @@ static dense_state *st(const train_method *self) { return (dense_state *)self->s
 
 static void dense_zero_grad(train_method *self)
 {
-    memset(st(self)->grad.data, 0, st(self)->grad.numel * sizeof(float));
+    ops_zero(st(self)->grad.data, (int64_t)st(self)->grad.numel);
 }
 
 static double dense_grad_sum_squares(train_method *self)
@@ -35,9 +36,7 @@ static double dense_grad_sum_squares(train_method *self)
 
 static void dense_scale_grad(train_method *self, float factor)
 {
-    float *g = st(self)->grad.data;
-    for (size_t i = 0; i < st(self)->grad.numel; i++)
-        g[i] *= factor;
+    ops_scale(st(self)->grad.data, factor, (int64_t)st(self)->grad.numel);
 }
 
 static void dense_step(train_method *self, int64_t step, double lr)

@@ -64,11 +64,42 @@ void adamw_update_indexed(float *p, const int64_t *idx, const float *g, float *m
         adamw_element(&p[idx[k]], g[k], &m[k], &v[k], &c);
 }
 
+/* Σ g² in blocks: at most GRAD_SUM_BLOCKS of them (their count and bounds depend on n only),
+ * each summed in GRAD_SUM_LANES running sums, the blocks added in order: threaded, and the same
+ * bits whatever the thread count. */
+#define GRAD_SUM_BLOCKS 256
+#define GRAD_SUM_MIN_BLOCK 16384
+#define GRAD_SUM_LANES 8
+
+static double grad_block_sum_squares(const float *g, int64_t n)
+{
+    double lane[GRAD_SUM_LANES] = {0};
+    int64_t i = 0;
+    for (; i + GRAD_SUM_LANES <= n; i += GRAD_SUM_LANES)
+        for (int j = 0; j < GRAD_SUM_LANES; j++)
+            lane[j] += (double)g[i + j] * g[i + j];
+    for (int j = 0; i < n; i++, j++)
+        lane[j] += (double)g[i] * g[i];
+    double s = 0.0;
+    for (int j = 0; j < GRAD_SUM_LANES; j++)
+        s += lane[j];
+    return s;
+}
+
 double grad_sum_squares(const float *g, int64_t n)
 {
+    int64_t len = (n + GRAD_SUM_BLOCKS - 1) / GRAD_SUM_BLOCKS;
+    len = len < GRAD_SUM_MIN_BLOCK ? GRAD_SUM_MIN_BLOCK : len;
+    int blocks = (int)((n + len - 1) / len);
+    double part[GRAD_SUM_BLOCKS]; /* (blocks) */
+#pragma omp parallel for schedule(static) if (blocks > 1)
+    for (int b = 0; b < blocks; b++) {
+        int64_t i0 = b * len;
+        part[b] = grad_block_sum_squares(g + i0, n - i0 < len ? n - i0 : len);
+    }
     double s = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        s += (double)g[i] * g[i];
+    for (int b = 0; b < blocks; b++)
+        s += part[b];
     return s;
 }
 
