@@ -28,6 +28,7 @@
 #include "core/rng.h"
 #include "core/status.h"
 #include "core/threads.h"
+#include "ops/ops.h"
 #include "diffusion/schedule.h"
 #include "model/unet.h"
 #include "peft/sara.h"
@@ -49,7 +50,7 @@
 /* options */
 
 typedef struct {
-    int threads, batch, steps, warmup, wgrad_reps, sgemm_peak, info, help;
+    int threads, batch, steps, warmup, wgrad_reps, sgemm_peak, info, profile, help;
     const char *method;
     method_options mo; /* budget, threshold, targets, progressive_iter, lambda_rank, lora_rank, lora_alpha */
 } bench_args;
@@ -81,6 +82,7 @@ static const arg_spec arg_specs[] = {
     A("wgrad-reps", ARG_INT, wgrad_reps, "time the weight-gradient phase, median of N (default 0: off)"),
     A("sgemm-peak", ARG_INT, sgemm_peak, "1: measure the sgemm peak after training (default 1)"),
     A("info", ARG_FLAG, info, "print parameter counts (and SaRA's θ for --budget) and exit"),
+    A("profile", ARG_FLAG, profile, "also print where the timed steps went, by kind of op (a Markdown table)"),
     A("help", ARG_FLAG, help, "this text"),
 };
 #undef A
@@ -248,11 +250,34 @@ static void on_step(const train_progress *p, void *ctx)
         t->state_bytes = m->method_state;
         t->plan_bytes = m->weights + m->method_state + m->ema + m->activations + m->act_grads + m->scratch +
                         m->batch_buffers;
+    } else if (p->step == t->warmup) {
+        ops_prof_reset(); /* a profile counts the timed steps only */
     } else if (p->step > t->warmup) {
         t->cpu[t->n] = cpu_now() - t->cpu_last;
         t->times[t->n++] = p->step_seconds;
     }
     t->cpu_last = cpu_now();
+}
+
+/* The profile of the timed steps (--profile): seconds per step by kind of op, and the rest. */
+static void print_profile(const timing *t, const bench_args *a)
+{
+    double total = 0, ops = 0;
+    for (int i = 0; i < t->n; i++)
+        total += t->times[i];
+    printf("\nWhere the step goes: %s, batch %d, %d threads, mean of %d timed steps (%.4f s)\n\n", a->method,
+           a->batch, a->threads, t->n, total / t->n);
+    printf("| op | s/step | share | scopes/step |\n|---|---|---|---|\n");
+    for (int k = 0; k < OPS_PROF_KINDS; k++) {
+        long calls;
+        double sec = ops_prof_seconds(k, &calls);
+        ops += sec;
+        if (calls)
+            printf("| %s | %.4f | %.1f %% | %.0f |\n", ops_prof_name(k), sec / t->n, 100 * sec / total,
+                   (double)calls / t->n);
+    }
+    printf("| outside the ops (data, noise, loss, bookkeeping) | %.4f | %.1f %% | |\n\n", (total - ops) / t->n,
+           100 * (total - ops) / total);
 }
 
 /* The options train_run gives the method (total steps and seed), for methods made outside it. */
@@ -444,8 +469,11 @@ int main(int argc, char **argv)
     timing t = {.times = calloc((size_t)a.steps + 1, sizeof(double)), .cpu = calloc((size_t)a.steps + 1, sizeof(double)),
                 .warmup = a.warmup};
     sara_status s = t.times && t.cpu ? model_new(&m, &c) : sara_fail(SARA_ERR_NOMEM, "out of memory");
+    ops_prof_enable(a.profile);
+    ops_prof_reset();
     if (s == SARA_OK)
         s = run_training(&a, m, &t);
+    ops_prof_enable(0);
     if (s != SARA_OK || t.n == 0) {
         fprintf(stderr, "bench_train: %s\n", sara_last_error());
         unet_free(m);
@@ -458,6 +486,8 @@ int main(int argc, char **argv)
         min_s = t.times[i] < min_s ? t.times[i] : min_s;
         max_s = t.times[i] > max_s ? t.times[i] : max_s;
     }
+    if (a.profile)
+        print_profile(&t, &a);
     double cpu_med = median(t.cpu, t.n);
     double med = median(t.times, t.n), flops = 3.0 * unet_forward_flops(m, a.batch);
     struct rusage ru;

@@ -14,6 +14,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/rng.h"
 #include "ops/ops.h"
@@ -410,4 +411,47 @@ TEST(ops_zero_clears_exactly_the_range)
             ok = buf[i] == 0.0f;
     }
     CHECK(ok);
+}
+
+/* Wall seconds spent spinning for at least `sec`. */
+static void prof_spin(double sec)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((double)(t.tv_sec - t0.tv_sec) + 1e-9 * (double)(t.tv_nsec - t0.tv_nsec) < sec);
+}
+
+static void prof_inner(void)
+{
+    OPS_PROF_SCOPE(OPS_PROF_SPARSE_DW);
+    prof_spin(0.1);
+}
+
+static void prof_outer(void)
+{
+    OPS_PROF_SCOPE(OPS_PROF_LINEAR);
+    prof_spin(0.01);
+    prof_inner();
+}
+
+/* The op profile charges a scope its own time, inner scopes excluded, counts closed scopes, and
+ * counts nothing while disabled. */
+TEST(ops_profile_charges_nested_scopes_their_own_time)
+{
+    ops_prof_enable(0);
+    ops_prof_reset();
+    prof_outer();
+    long calls = -1;
+    CHECK(ops_prof_seconds(OPS_PROF_LINEAR, &calls) == 0 && calls == 0);
+    ops_prof_enable(1);
+    prof_outer();
+    ops_prof_enable(0);
+    double outer = ops_prof_seconds(OPS_PROF_LINEAR, &calls), inner = ops_prof_seconds(OPS_PROF_SPARSE_DW, NULL);
+    CHECK(calls == 1);
+    CHECK(outer >= 0.01 && outer < 0.1); /* its own 10 ms; with the inner 100 it would be ≥ 0.11 */
+    CHECK(inner >= 0.1);
+    ops_prof_reset();
+    CHECK(ops_prof_seconds(OPS_PROF_SPARSE_DW, NULL) == 0);
 }

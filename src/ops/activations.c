@@ -25,6 +25,7 @@ OPS_VECTOR_CLONES static void silu_backward_span(real *dx, const real *dy, const
 
 void OPS_NAME(silu_forward)(real *y, const real *x, int64_t n)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ACT);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i += SILU_BLOCK)
         silu_forward_span(y + i, x + i, n - i < SILU_BLOCK ? n - i : SILU_BLOCK);
@@ -32,6 +33,7 @@ void OPS_NAME(silu_forward)(real *y, const real *x, int64_t n)
 
 void OPS_NAME(silu_backward)(real *dx, const real *dy, const real *x, int64_t n)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ACT);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i += SILU_BLOCK)
         silu_backward_span(dx + i, dy + i, x + i, n - i < SILU_BLOCK ? n - i : SILU_BLOCK);

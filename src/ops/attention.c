@@ -32,6 +32,7 @@ static void attention_softmax_rows(real *p, int64_t rows, int T)
 void OPS_NAME(attention_forward)(real *out, real *probs, const real *q, const real *k, const real *v, int B, int T,
                                  int heads, int D)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ATTN);
     int ld = heads * D;
     real scale = 1 / r_sqrt((real)D);
     size_t tt = (size_t)T * T, xs = (size_t)T * ld, ps = (size_t)heads * tt; /* per-item strides */
@@ -60,6 +61,7 @@ static void attention_softmax_backward_rows(real *dp, const real *p, int64_t row
 void OPS_NAME(attention_backward)(real *dq, real *dk, real *dv, const real *dout, const real *probs, const real *q,
                                   const real *k, const real *v, int B, int T, int heads, int D, real *scratch)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ATTN);
     int ld = heads * D;
     real scale = 1 / r_sqrt((real)D);
     size_t tt = (size_t)T * T, xs = (size_t)T * ld, ps = (size_t)heads * tt; /* per-item strides */

@@ -130,6 +130,7 @@ static void conv_pointwise_weight_grad(real *dw, const real *dy, const real *x, 
 void OPS_NAME(conv2d_forward)(real *y, const real *x, const real *w, const real *b, const ops_conv_shape *s,
                               real *scratch)
 {
+    OPS_PROF_SCOPE(conv_winograd_applies(s) ? OPS_PROF_CONV3X3_FWD : OPS_PROF_CONV_FWD);
     if (conv_winograd_applies(s)) {
         OPS_NAME(conv_winograd_forward)(y, x, w, b, s, scratch);
         return;
@@ -199,6 +200,7 @@ static void conv_backward_pointwise(real *dx, const ops_sink_t *dw, int want_w, 
 void OPS_NAME(conv2d_backward)(real *dx, const ops_sink_t *dw, const ops_sink_t *db, const real *dy, const real *x,
                                const real *w, const ops_conv_shape *s, real *scratch)
 {
+    OPS_PROF_SCOPE(conv_winograd_applies(s) ? OPS_PROF_CONV3X3_BWD : OPS_PROF_CONV_BWD);
     /* A sparse weight gradient is computed apart, after dx (the dense paths would form the
      * whole tensor's), unless it is dense enough for Winograd's row-block tiles, which share
      * the transform of dY with dx. */

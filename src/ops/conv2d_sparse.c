@@ -363,6 +363,7 @@ static void csp_tile_worker(const ops_sink_t *dw, const real *dy, const real *x,
 void OPS_NAME(conv_weight_grad_sparse)(const ops_sink_t *dw, const real *dy, const real *x, const ops_conv_shape *s,
                                        real *scratch)
 {
+    OPS_PROF_SCOPE(OPS_PROF_SPARSE_DW);
     csp_plan p = csp_plan_of(s);
     double crossover = p.KK == 1 ? CONV_TILE_DENSITY_1X1 : s->stride > 1 ? CONV_TILE_DENSITY_STRIDED
                                                                       : CONV_TILE_DENSITY_3X3;

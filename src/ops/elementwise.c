@@ -8,6 +8,7 @@
 
 void OPS_NAME(concat_channels_forward)(real *y, const real *a, const real *b, int B, int C1, int C2, int HW)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
     size_t na = (size_t)C1 * HW, nb = (size_t)C2 * HW;
 #pragma omp parallel for schedule(static)
     for (int bi = 0; bi < B; bi++) {
@@ -19,6 +20,7 @@ void OPS_NAME(concat_channels_forward)(real *y, const real *a, const real *b, in
 
 void OPS_NAME(concat_channels_backward)(real *da, real *db, const real *dy, int B, int C1, int C2, int HW)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
     size_t na = (size_t)C1 * HW, nb = (size_t)C2 * HW;
 #pragma omp parallel for schedule(static)
     for (int bi = 0; bi < B; bi++) {
@@ -34,6 +36,7 @@ void OPS_NAME(concat_channels_backward)(real *da, real *db, const real *dy, int 
 
 void OPS_NAME(add_channel_bias_forward)(real *h, const real *t, int B, int C, int HW)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
 #pragma omp parallel for schedule(static)
     for (int bc = 0; bc < B * C; bc++) {
         real v = t[bc], *row = h + (size_t)bc * HW;
@@ -44,6 +47,7 @@ void OPS_NAME(add_channel_bias_forward)(real *h, const real *t, int B, int C, in
 
 void OPS_NAME(add_channel_bias_backward)(real *dt, const real *dh, int B, int C, int HW)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
 #pragma omp parallel for schedule(static)
     for (int bc = 0; bc < B * C; bc++) {
         dt[bc] += ops_sum(dh + (size_t)bc * HW, HW);
@@ -52,6 +56,7 @@ void OPS_NAME(add_channel_bias_backward)(real *dt, const real *dh, int B, int C,
 
 void OPS_NAME(ops_add)(real *y, const real *a, const real *b, int64_t n)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
         y[i] = a[i] + b[i];
@@ -59,6 +64,7 @@ void OPS_NAME(ops_add)(real *y, const real *a, const real *b, int64_t n)
 
 void OPS_NAME(ops_accumulate)(real *y, const real *x, int64_t n)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
         y[i] += x[i];
@@ -66,6 +72,7 @@ void OPS_NAME(ops_accumulate)(real *y, const real *x, int64_t n)
 
 void OPS_NAME(ops_scale)(real *y, real s, int64_t n)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
         y[i] *= s;
@@ -76,6 +83,7 @@ void OPS_NAME(ops_scale)(real *y, real s, int64_t n)
 
 void OPS_NAME(ops_zero)(real *y, int64_t n)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
     if (n < OPS_ZERO_SPLIT) {
         memset(y, 0, (size_t)n * sizeof(real));
         return;
@@ -93,6 +101,7 @@ void OPS_NAME(ops_zero)(real *y, int64_t n)
 
 void OPS_NAME(transpose_forward)(real *y, const real *x, int B, int R, int Cc)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
     int tr = (R + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE, tc = (Cc + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < (int64_t)B * tr * tc; t++) {
@@ -111,6 +120,7 @@ void OPS_NAME(transpose_forward)(real *y, const real *x, int B, int R, int Cc)
 /* dx (B, R, Cc) += transpose of dy (B, Cc, R). */
 void OPS_NAME(transpose_backward)(real *dx, const real *dy, int B, int R, int Cc)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
     int tr = (R + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE, tc = (Cc + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < (int64_t)B * tr * tc; t++) {

@@ -8,6 +8,7 @@
 
 void OPS_NAME(timestep_embedding)(real *out, const real *t, int N, int dim, int flip_sin_to_cos, real freq_shift)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
     int half = dim / 2;
     /* Same operation order and precision as diffusers in the working type: the exponent is
      * formed as (−ln(max_period)·k) / (half − shift), then exp, then times t. */
@@ -28,6 +29,7 @@ void OPS_NAME(timestep_embedding)(real *out, const real *t, int N, int dim, int 
 
 void OPS_NAME(embedding_forward)(real *y, const real *table, const int64_t *ids, int N, int D)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const real *src = table + (size_t)ids[n] * D;
@@ -41,6 +43,7 @@ void OPS_NAME(embedding_forward)(real *y, const real *table, const int64_t *ids,
  * every table entry's sum in a fixed order when an id repeats. */
 void OPS_NAME(embedding_backward)(const ops_sink_t *dtable, const real *dy, const int64_t *ids, int N, int V, int D)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
     (void)V;
     if (!ops_sink_wanted(dtable))
         return;

@@ -98,6 +98,7 @@ static void gn_stats(const real *xg, size_t n, real eps, real *mean, real *rstd)
 void OPS_NAME(groupnorm_forward)(real *y, real *mean, real *rstd, const real *x, const real *gamma,
                                  const real *beta, int B, int C, int HW, int G, real eps)
 {
+    OPS_PROF_SCOPE(OPS_PROF_NORM);
     int Cg = C / G;
     size_t n = (size_t)Cg * HW; /* elements per group, contiguous in NCHW */
 #pragma omp parallel for schedule(static)
@@ -187,6 +188,7 @@ void OPS_NAME(groupnorm_backward)(real *dx, const ops_sink_t *dgamma, const ops_
                                   const real *x, const real *mean, const real *rstd, const real *gamma, int B, int C,
                                   int HW, int G)
 {
+    OPS_PROF_SCOPE(OPS_PROF_NORM);
     gn_grad_ctx k = {dy, x, mean, rstd, NULL, B, C, HW, G};
     /* dx, dgamma and dbeta all need the same per-(b, c) sums: when more than one of them is
      * wanted, form the sums once (B·C pairs of doubles); else, or without the memory, each
@@ -270,6 +272,7 @@ static void gn_silu_group(real *y, const real *x, real m, real r, const real *ga
 void OPS_NAME(groupnorm_silu_forward)(real *y, real *mean, real *rstd, const real *x, const real *gamma,
                                       const real *beta, int B, int C, int HW, int G, real eps)
 {
+    OPS_PROF_SCOPE(OPS_PROF_NORM);
     int Cg = C / G;
 #pragma omp parallel for schedule(static)
     for (int bg = 0; bg < B * G; bg++) {
@@ -281,6 +284,7 @@ void OPS_NAME(groupnorm_silu_forward)(real *y, real *mean, real *rstd, const rea
 void OPS_NAME(groupnorm_silu_apply)(real *y, const real *x, const real *mean, const real *rstd, const real *gamma,
                                     const real *beta, int B, int C, int HW, int G)
 {
+    OPS_PROF_SCOPE(OPS_PROF_NORM);
     int Cg = C / G;
 #pragma omp parallel for schedule(static)
     for (int bg = 0; bg < B * G; bg++)
@@ -291,6 +295,7 @@ void OPS_NAME(groupnorm_silu_backward)(real *dx, const ops_sink_t *dgamma, const
                                        const real *x, const real *mean, const real *rstd, const real *gamma,
                                        const real *beta, int B, int C, int HW, int G)
 {
+    OPS_PROF_SCOPE(OPS_PROF_NORM);
     int Cg = C / G;
     /* (B, C, 2): Σ dv and Σ dv·(x − mean) per (b, c), which dx, dgamma and dbeta all need */
     double *sums = malloc((size_t)B * C * 2 * sizeof *sums);

@@ -22,6 +22,7 @@
 
 void OPS_NAME(linear_forward)(real *y, const real *x, const real *w, const real *b, int N, int In, int O)
 {
+    OPS_PROF_SCOPE(OPS_PROF_LINEAR);
     /* y (N, O) = x (N, In) · wᵀ (In, O) */
     OPS_NAME(ops_gemm)(0, 1, N, O, In, 1, x, In, w, In, 0, y, O);
     if (!b)
@@ -106,18 +107,27 @@ static void linear_weight_tiles(const ops_sink_t *dw, const real *dy, const real
     ops_blas_threads_restore(blas);
 }
 
+/* The selected entries of dw: tiles or sampled, by density. */
+static void linear_weight_grad_sparse(const ops_sink_t *dw, const real *dy, const real *x, int N, int In, int O)
+{
+    OPS_PROF_SCOPE(OPS_PROF_SPARSE_DW);
+    if (In <= LINEAR_TILE_FLOATS && ops_sparse_dw_use_tile(dw->nnz, (int64_t)O * In, LINEAR_TILE_DENSITY))
+        linear_weight_tiles(dw, dy, x, N, In, O);
+    else
+        linear_weight_sparse(dw, dy, x, N, In, O);
+}
+
 void OPS_NAME(linear_backward)(real *dx, const ops_sink_t *dw, const ops_sink_t *db, const real *dy,
                                const real *x, const real *w, int N, int In, int O)
 {
+    OPS_PROF_SCOPE(OPS_PROF_LINEAR);
     if (dx) /* dx (N, In) += dy (N, O) · w (O, In) */
         OPS_NAME(ops_gemm)(0, 0, N, In, O, 1, dy, O, w, In, 1, dx, In);
     if (ops_sink_wanted(dw)) {
         if (dw->kind == OPS_SINK_DENSE) /* dw (O, In) += dyᵀ (O, N) · x (N, In) */
             OPS_NAME(ops_gemm)(1, 0, O, In, N, 1, dy, O, x, In, 1, dw->dense, In);
-        else if (In <= LINEAR_TILE_FLOATS && ops_sparse_dw_use_tile(dw->nnz, (int64_t)O * In, LINEAR_TILE_DENSITY))
-            linear_weight_tiles(dw, dy, x, N, In, O);
         else
-            linear_weight_sparse(dw, dy, x, N, In, O);
+            linear_weight_grad_sparse(dw, dy, x, N, In, O);
     }
     linear_bias_ctx bc = {dy, N, O};
     OPS_NAME(ops_sink_each)(db, O, linear_bias_grad, &bc);

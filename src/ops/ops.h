@@ -52,6 +52,29 @@ int ops_sparse_dw_path_get(void);
 int64_t ops_sparse_dw_tile_peak(void);
 void ops_sparse_dw_tile_peak_reset(void);
 
+/* Per-op wall time (prof.c), off by default: where a training step goes, by kind of op. A scope
+ * is charged its own time, inner scopes excluded. Process-wide; enable outside parallel regions. */
+enum {
+    OPS_PROF_CONV3X3_FWD, OPS_PROF_CONV3X3_BWD, OPS_PROF_CONV_FWD, OPS_PROF_CONV_BWD, OPS_PROF_SPARSE_DW,
+    OPS_PROF_LINEAR, OPS_PROF_NORM, OPS_PROF_ACT, OPS_PROF_ATTN, OPS_PROF_ELEM, OPS_PROF_GRAD, OPS_PROF_OPTIM,
+    OPS_PROF_LOWRANK, OPS_PROF_KINDS
+};
+void ops_prof_enable(int on);
+void ops_prof_reset(void);
+/* Seconds charged to kind since the last reset; *calls (when non-NULL): scopes closed. */
+double ops_prof_seconds(int kind, long *calls);
+const char *ops_prof_name(int kind);
+/* A scope: OPS_PROF_SCOPE(kind); at the top of a block charges the rest of the block to kind
+ * (closed by the cleanup attribute at any return). */
+typedef struct {
+    int kind; /* -1: not counting */
+    double t0;
+} ops_prof_scope;
+ops_prof_scope ops_prof_scope_begin(int kind);
+void ops_prof_scope_end(ops_prof_scope *sc);
+#define OPS_PROF_SCOPE(kind) \
+    __attribute__((cleanup(ops_prof_scope_end))) ops_prof_scope ops_prof_scope_ = ops_prof_scope_begin(kind)
+
 /* Elements of scratch attention_backward needs for (B, T, heads). */
 size_t attention_scratch_numel(int B, int T, int heads);
 

@@ -4,6 +4,7 @@
 
 void OPS_NAME(upsample2x_forward)(real *y, const real *x, int B, int C, int H, int W)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
     int W2 = 2 * W;
 #pragma omp parallel for schedule(static)
     for (int bc = 0; bc < B * C; bc++) {
@@ -21,6 +22,7 @@ void OPS_NAME(upsample2x_forward)(real *y, const real *x, int B, int C, int H, i
 
 void OPS_NAME(upsample2x_backward)(real *dx, const real *dy, int B, int C, int H, int W)
 {
+    OPS_PROF_SCOPE(OPS_PROF_ELEM);
     int W2 = 2 * W;
 #pragma omp parallel for schedule(static)
     for (int bc = 0; bc < B * C; bc++) {

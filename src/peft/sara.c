@@ -20,6 +20,7 @@
 #include "core/rng.h"
 #include "core/sha256.h"
 #include "core/status.h"
+#include "ops/ops.h"
 #include "peft/adapter.h"
 #include "peft/lowrank.h"
 #include "peft/mask.h"
@@ -164,6 +165,7 @@ static int lowrank_eligible(const param_entry *e, const method_options *o)
 /* Adds λ·(U Vᵀ)[M] of the chosen tensor(s) to the packed gradients; records λ·Σ‖P ⊙ M‖_*. */
 static void sara_lowrank(train_method *self)
 {
+    OPS_PROF_SCOPE(OPS_PROF_LOWRANK);
     sara_state *s = st(self);
     if (!(s->opt.lambda_rank > 0) || s->n_eligible == 0)
         return;

@@ -22,6 +22,7 @@
 #include "core/dirs.h"
 #include "core/status.h"
 #include "diffusion/diffusion.h"
+#include "ops/ops.h"
 
 #define CHECKPOINT_DIR "checkpoints"
 #define CHECKPOINT_PREFIX "checkpoint-"
@@ -387,6 +388,30 @@ static void locate_nonfinite(trainer *tr, double loss, char *buf, size_t cap)
     snprintf(buf, cap, "gradient norm (the gradients are finite; their sum of squares overflowed)");
 }
 
+/* The method's calls of a step, each charged to its kind in a profile (ops_prof). */
+static void train_zero_grad(train_method *meth)
+{
+    OPS_PROF_SCOPE(OPS_PROF_GRAD);
+    meth->zero_grad(meth);
+}
+
+static double train_grad_norm(train_method *meth)
+{
+    OPS_PROF_SCOPE(OPS_PROF_GRAD);
+    return sqrt(meth->grad_sum_squares(meth));
+}
+
+/* Clip (scale ≠ 1), then the optimizer step. */
+static void train_method_step(train_method *meth, double scale, int64_t step, double lr)
+{
+    if (scale != 1.0) {
+        OPS_PROF_SCOPE(OPS_PROF_GRAD);
+        meth->scale_grad(meth, (float)scale);
+    }
+    OPS_PROF_SCOPE(OPS_PROF_OPTIM);
+    meth->step(meth, step, lr);
+}
+
 static sara_status train_step(trainer *tr, train_progress *p)
 {
     const train_options *o = tr->o;
@@ -409,9 +434,9 @@ static sara_status train_step(trainer *tr, train_progress *p)
 
     SARA_TRY(unet_forward(tr->m, tr->xt, tr->tf, tr->data->num_classes > 0 ? tr->labels : NULL, B, tr->pred));
     double loss = diffusion_mse_loss(tr->pred, tr->target, (int64_t)B * n, tr->dpred);
-    tr->method->zero_grad(tr->method);
+    train_zero_grad(tr->method);
     SARA_TRY(unet_backward(tr->m, tr->dpred, NULL, tr->method->sinks));
-    double norm = sqrt(tr->method->grad_sum_squares(tr->method));
+    double norm = train_grad_norm(tr->method);
 
     p->step = tr->step + 1;
     p->total = o->steps;
@@ -426,9 +451,7 @@ static sara_status train_step(trainer *tr, train_progress *p)
     } else {
         tr->bad_steps = 0;
         double f = clip_factor(norm, o->max_grad_norm);
-        if (o->max_grad_norm > 0)
-            tr->method->scale_grad(tr->method, (float)f);
-        tr->method->step(tr->method, p->step, p->lr);
+        train_method_step(tr->method, o->max_grad_norm > 0 ? f : 1.0, p->step, p->lr);
         if (tr->ema.data)
             ema_update(tr);
     }
