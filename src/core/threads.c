@@ -28,10 +28,17 @@ const char *sara_blas_description(void)
     return buf;
 }
 
+/* Spin iterations of an idle OpenMP thread before it sleeps (libgomp's GOMP_SPINCOUNT): a few
+ * microseconds, enough to catch the next of a kernel's back-to-back parallel regions without a
+ * futex wake-up (~45 µs each, ~1000 regions a training step), short enough that idle threads
+ * leave the cores to others. Measured on 2 threads, batch 32, interleaved runs: steps 3–10 %
+ * faster than passive waiting (no spin), as fast as spinning for ever. */
+#define SARA_GOMP_SPINCOUNT "1000"
+
 void sara_process_prepare(char **argv)
 {
-    if (getenv("OMP_WAIT_POLICY"))
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
         return;
-    setenv("OMP_WAIT_POLICY", "passive", 1);
+    setenv("GOMP_SPINCOUNT", SARA_GOMP_SPINCOUNT, 1);
     execv("/proc/self/exe", argv); /* returns only on failure: run on with the default policy */
 }

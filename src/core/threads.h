@@ -9,11 +9,13 @@ int sara_get_threads(void);
 /* "OpenBLAS 0.3.21, kernels SkylakeX, 2 threads" — for logs and benchmark tables. */
 const char *sara_blas_description(void);
 
-/* For programs (the CLI, benchmarks), called first thing in main: libgomp reads
- * OMP_WAIT_POLICY only at start-up, and its default (spin after every parallel region) steals
- * the cores OpenBLAS's own threads need — measured 2.3× slower training steps on 2 threads. If the
- * variable is unset this sets it to "passive" and re-executes the program (once); it returns
- * only if no re-execution happened. Never called by library code. */
+/* For programs (the CLI, benchmarks), called first thing in main: libgomp reads its wait policy
+ * only at start-up. Its default (spin ~300k iterations after every parallel region) steals the
+ * cores from OpenBLAS's own threads where BLAS threads a product itself (measured 2.3× slower
+ * steps on 2 threads), and passive waiting (no spin) pays a futex wake-up per parallel region
+ * (3–10 % of a step). Unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, this sets a short spin
+ * (GOMP_SPINCOUNT) and re-executes the program (once); it returns only if no re-execution
+ * happened. Never called by library code. */
 void sara_process_prepare(char **argv);
 
 #endif
