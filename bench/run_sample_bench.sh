@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # run_sample_bench.sh — sampling throughput, sara and PyTorch in one run: DDIM 50 steps, 64
 # class-conditional images of the reference configuration, batch 64, median of 5 repeats.
-#   bench/run_sample_bench.sh [threads=2] [repeats=5]
+#   bench/run_sample_bench.sh [threads=2] [repeats=5]      BUILD (build) from the environment
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t=${1:-2}
 r=${2:-5}
-make -s bench >/dev/null
-s=$(build/bench_sample --threads "$t" --images 64 --batch 64 --steps 50 --repeats "$r" | grep '^RESULT')
+BUILD=${BUILD:-build}
+make -s BUILD="$BUILD" bench >/dev/null
+s=$("$BUILD"/bench_sample --threads "$t" --images 64 --batch 64 --steps 50 --repeats "$r" | grep '^RESULT')
 p=$(/usr/bin/python3 bench/torch_sample.py --threads "$t" --images 64 --batch 64 --steps 50 --repeats "$r" | grep '^RESULT')
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
 echo "| threads | sara images/s (s per 64: median, min–max) | PyTorch images/s (s per 64) | ratio | sara peak RSS | PyTorch peak RSS |"
