@@ -73,7 +73,7 @@ typedef struct {
 ops_prof_scope ops_prof_scope_begin(int kind);
 void ops_prof_scope_end(ops_prof_scope *sc);
 #define OPS_PROF_SCOPE(kind) \
-    __attribute__((cleanup(ops_prof_scope_end))) ops_prof_scope ops_prof_scope_ = ops_prof_scope_begin(kind)
+    __attribute__((cleanup(ops_prof_scope_end), unused)) ops_prof_scope ops_prof_scope_ = ops_prof_scope_begin(kind)
 
 /* Elements of scratch attention_backward needs for (B, T, heads). */
 size_t attention_scratch_numel(int B, int T, int heads);
