@@ -700,12 +700,21 @@ void OPS_NAME(conv_winograd_forward)(real *y, const real *x, const real *w, cons
     wino_chunks(&P, scratch, 0);
 }
 
+/* The workers that had chunks (the first ones; a worker w owns chunks w, w + workers, ...). */
+static int wino_workers_used(const wino_plan *p, const ops_conv_shape *s)
+{
+    int used = 1;
+    while (used < p->workers && used * p->nb < s->B)
+        used++;
+    return used;
+}
+
 /* dU of the workers that had chunks, summed into worker 0's in worker order. */
 static void wino_sum_slots(real *scratch, const wino_plan *p, const ops_conv_shape *s)
 {
     size_t len = (size_t)p->n * s->O * s->C;
     real *d0 = wino_slot_of(scratch, p, s, 0).dU;
-    for (int w = 1; w < p->workers && w * p->nb < s->B; w++) {
+    for (int w = 1; w < wino_workers_used(p, s); w++) {
         const real *dw = wino_slot_of(scratch, p, s, w).dU;
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < len; i++)
@@ -716,9 +725,7 @@ static void wino_sum_slots(real *scratch, const wino_plan *p, const ops_conv_sha
 /* sink values += the accumulators of the workers that had chunks, in worker order. */
 static void wino_sparse_sum(const ops_sink_t *dw, real *scratch, const wino_plan *p, const ops_conv_shape *s)
 {
-    int used = 1;
-    while (used < p->workers && used * p->nb < s->B)
-        used++;
+    int used = wino_workers_used(p, s);
 #pragma omp parallel for schedule(static)
     for (int64_t k = 0; k < dw->nnz; k++) {
         real v = 0;
