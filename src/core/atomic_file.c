@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/status.h"
 
 static void atomic_file_free(atomic_file *af)
@@ -129,4 +131,15 @@ sara_status atomic_file_save_text(const char *path, const char *text)
         return s;
     }
     return atomic_file_commit(&af);
+}
+
+sara_status atomic_file_save_json(const char *path, cJSON *root)
+{
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text)
+        return sara_fail(SARA_ERR_NOMEM, "%s: out of memory building the JSON", path);
+    sara_status s = atomic_file_save_text(path, text);
+    cJSON_free(text);
+    return s;
 }

@@ -24,6 +24,10 @@ sara_status atomic_file_write(atomic_file *af, const void *data, size_t n);
 
 /* The whole of path: text and a final newline (JSON documents, config files), atomically. */
 sara_status atomic_file_save_text(const char *path, const char *text);
+struct cJSON;
+/* The JSON document root, printed, as the whole of path (atomic_file_save_text); frees root.
+ * root NULL (a failed build) is an out-of-memory error naming path. */
+sara_status atomic_file_save_json(const char *path, struct cJSON *root);
 
 /* Fault injection, for tests only (the library never calls it): after `bytes` more bytes have gone
  * through atomic_file_write in this process, every later write fails with errno `err` (ENOSPC: a

@@ -18,17 +18,6 @@
 /* NaN is not JSON: absent values are written as null. */
 static cJSON *number_or_null(double x) { return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull(); }
 
-static sara_status write_json_doc(cJSON *root, const char *path)
-{
-    char *text = root ? cJSON_Print(root) : NULL;
-    cJSON_Delete(root);
-    if (!text)
-        return sara_fail(SARA_ERR_NOMEM, "%s: out of memory building the JSON", path);
-    sara_status s = atomic_file_save_text(path, text);
-    free(text);
-    return s;
-}
-
 static cJSON *report_classes(const eval_report *r)
 {
     cJSON *a = cJSON_CreateArray();
@@ -77,7 +66,7 @@ sara_status eval_report_write_json(const eval_report *r, const char *path)
         cJSON_AddItemToObject(o, "adherence", number_or_null(r->adherence));
         cJSON_AddItemToObject(o, "per_class_adherence", report_classes(r));
     }
-    return write_json_doc(o, path);
+    return atomic_file_save_json(path, o);
 }
 
 /* A table cell's text: '|' would end the cell, so it is escaped as Markdown allows. */
@@ -241,5 +230,5 @@ sara_status eval_group_write_json(const vlhi_table *t, const char *path)
     if (o)
         cJSON_AddStringToObject(o, "note", "VLHI per data set over the runs evaluated on it; Mean normalises each "
                                            "run's mean FID and adherence over all data sets (complete rows only)");
-    return write_json_doc(o, path);
+    return atomic_file_save_json(path, o);
 }

@@ -498,12 +498,5 @@ static cJSON *config_to_json(const unet_config *c)
 sara_status unet_config_save(const unet_config *c, const char *path)
 {
     SARA_TRY(unet_config_validate(c, path));
-    cJSON *root = config_to_json(c);
-    char *text = root ? cJSON_Print(root) : NULL;
-    cJSON_Delete(root);
-    if (!text)
-        return sara_fail(SARA_ERR_NOMEM, "%s: out of memory", path);
-    sara_status s = atomic_file_save_text(path, text);
-    cJSON_free(text);
-    return s;
+    return atomic_file_save_json(path, config_to_json(c));
 }

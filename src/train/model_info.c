@@ -118,13 +118,7 @@ sara_status model_info_save(const model_info *mi, const char *dir)
     cJSON *names = cJSON_AddArrayToObject(o, "class_names");
     for (int i = 0; i < mi->num_classes; i++)
         cJSON_AddItemToArray(names, cJSON_CreateString(mi->class_names[i]));
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (!text)
-        return sara_fail(SARA_ERR_NOMEM, "%s: out of memory", path);
-    sara_status s = atomic_file_save_text(path, text);
-    free(text);
-    return s;
+    return atomic_file_save_json(path, o);
 }
 
 sara_status model_info_schedule(const model_info *mi, noise_schedule *s)
