@@ -33,11 +33,15 @@
 /* Workers (and buffer sets in the scratch), at most; the scratch size must not depend on the
  * thread count of the moment. */
 #define CSP_SLOTS 4
-/* Phase planes of one chunk of images (all channels), at most: about L2-sized, so the dots of
- * the entries of one chunk read x from the cache. At least one image per chunk. */
-#define CSP_CHUNK_FLOATS 65536
+/* Phase planes of one chunk of images (all channels), at most: half of a 1 MB L2, so the dots
+ * of the entries of one chunk read x from the cache. At least one image per chunk. Larger
+ * chunks mean longer dots on small planes (fewer per-dot costs): 512 KB made 8×8 and 16×16
+ * layers 10–15 % faster than 256 KB and changed nothing on 32×32 ones (Zen 4, 1 thread). */
+#define CSP_CHUNK_FLOATS 131072
 /* One dense tile (KH·KW, R, C), at most (R ≥ 1 whatever C is). */
 #define CSP_TILE_FLOATS 32768
+/* Kernel offsets (KH·KW) whose x offsets a chunk's view tabulates; larger kernels compute them. */
+#define CSP_MAX_KK 49
 
 /* Density (nnz / numel) from which the tile path is used; below it the sampled path. Measured
  * with bench/bench_sparse_dw.c (2 threads, batch 32, CPU-time ratio tile/sampled on the
@@ -52,10 +56,11 @@
 /* 3×3 stride 1 by Winograd's row-block tiles (conv2d_winograd.c), which share dY's transform
  * with dx: from these densities on (bench/bench_sparse_dw.c, which charges each path what it
  * adds to the backward with dx). They cost 1.2–1.5× the dense Winograd dW at any density; the
- * sampled dots are cheaper on large planes (long contiguous dots), so the crossover is about
- * 20–25 % on 32×32 output planes and 8–12 % on 16×16 and 8×8 ones. */
-#define CONV_TILE_DENSITY_WINOGRAD 0.10
-#define CONV_TILE_DENSITY_WINOGRAD_LARGE 0.25
+ * sampled dots cost about 1.3× the dense dW at 20 % on 1 thread and 0.9–1.2× on 2 (more on
+ * small planes, shorter dots), so the crossover is about 30 % on 32×32 output planes and
+ * 20 % on 16×16 and 8×8 ones, on 1 and 2 threads alike. */
+#define CONV_TILE_DENSITY_WINOGRAD 0.20
+#define CONV_TILE_DENSITY_WINOGRAD_LARGE 0.30
 #define CONV_WINOGRAD_LARGE_PLANE 1024 /* output pixels from which the _LARGE crossover applies */
 
 #ifndef OPS_DOUBLE
@@ -130,7 +135,8 @@ static csp_plan csp_plan_of(const ops_conv_shape *s)
     p.blocks = (s->O + rmax - 1) / rmax;
     p.R = (s->O + p.blocks - 1) / p.blocks; /* even blocks */
     p.blocks = (s->O + p.R - 1) / p.R;
-    p.phases = p.direct ? 0 : (size_t)p.pyn * p.pxn * s->C * p.nb * p.ps;
+    /* + OPS_LANES zeros: the sampled dots' rounded length may read that far past the last plane */
+    p.phases = p.direct ? 0 : (size_t)p.pyn * p.pxn * s->C * p.nb * p.ps + OPS_LANES;
     p.dyp = p.direct ? 0 : (size_t)s->O * p.nb * p.ps;
     p.tile = (size_t)p.KK * p.R * s->C;
     return p;
@@ -150,7 +156,10 @@ typedef struct {
     const real *x, *dy;
     size_t xphs, xcs, drs;
     int row0;
-    int64_t len; /* dot / gemm length: (nb − 1)·ps + Ho·Wq */
+    int64_t len;     /* gemm length: (nb − 1)·ps + Ho·Wq */
+    int64_t dot_len; /* the sampled dots' length: len rounded up to whole OPS_LANES where dY has
+                      * zeros that far (no scalar tail, which costs a short dot a third more) */
+    int64_t koff[CSP_MAX_KK]; /* where kernel offset kk = (kh, kw) reads channel 0, if KK ≤ CSP_MAX_KK */
 } csp_view;
 
 /* [lo, hi): the phase columns qj < Wq of column phase px that lie inside x. */
@@ -196,6 +205,7 @@ static void csp_fill_phases(real *ph, const real *x, const ops_conv_shape *s, co
                     memset(dst, 0, (size_t)(p->ps - (int64_t)p->Hq * p->Wq) * sizeof(real));
                 }
         }
+    memset(ph + (size_t)p->pyn * p->pxn * s->C * nb * p->ps, 0, OPS_LANES * sizeof(real)); /* dot_len's slack */
 }
 
 /* Widened dY rows (o1 − o0, nb, ps) of images b0 .. b0+nb−1: zeros past Wo and past Ho·Wq. */
@@ -215,6 +225,14 @@ static void csp_fill_dy(real *dyp, const real *dy, const ops_conv_shape *s, cons
         }
 }
 
+/* Where kernel offset kk = (kh, kw) reads channel 0 of the view: its phase plane, shifted. */
+static int64_t csp_kernel_offset(const csp_view *v, const csp_plan *p, const ops_conv_shape *s, int kk)
+{
+    int kh = kk / s->KW, kw = kk % s->KW;
+    return (int64_t)((kh % p->st) * p->pxn + kw % p->st) * (int64_t)v->xphs + (int64_t)(kh / p->st) * p->Wq +
+           kw / p->st;
+}
+
 /* The view of chunk ch for rows [o0, o1): in place (direct) or filled into the slot's buffers. */
 static csp_view csp_chunk(const real *x, const real *dy, const ops_conv_shape *s, const csp_plan *p, int ch,
                           int o0, int o1, real *ph, real *dyp)
@@ -225,7 +243,8 @@ static csp_view csp_chunk(const real *x, const real *dy, const ops_conv_shape *s
         size_t hw = (size_t)s->H * s->W;
         v.x = x + (size_t)b0 * s->C * hw;
         v.dy = dy + (size_t)b0 * s->O * hw;
-        v.xphs = 0, v.xcs = hw, v.drs = hw, v.row0 = 0, v.len = (int64_t)hw;
+        v.xphs = 0, v.xcs = hw, v.drs = hw, v.row0 = 0, v.len = v.dot_len = (int64_t)hw;
+        v.koff[0] = 0; /* 1×1: the only kernel offset reads x in place */
         return v;
     }
     csp_fill_phases(ph, x, s, p, b0, nb);
@@ -236,31 +255,29 @@ static csp_view csp_chunk(const real *x, const real *dy, const ops_conv_shape *s
     v.drs = (size_t)nb * p->ps;
     v.row0 = o0;
     v.len = (int64_t)(nb - 1) * p->ps + (int64_t)p->Ho * p->Wq;
+    v.dot_len = (v.len + OPS_LANES - 1) / OPS_LANES * OPS_LANES;
+    v.dot_len = v.dot_len <= (int64_t)v.drs ? v.dot_len : v.len;
+    for (int kk = 0; kk < p->KK && kk < CSP_MAX_KK; kk++)
+        v.koff[kk] = csp_kernel_offset(&v, p, s, kk);
     return v;
 }
 
-/* The x plane that flat entry r = (c, kh, kw) of a weight row reads, shift included. */
-static const real *csp_xrow(const csp_view *v, const csp_plan *p, const ops_conv_shape *s, int r)
+/* The x plane that flat entry r = (c, kh, kw) of a weight row reads, shift included. One
+ * division where the shift's own would cost several per entry (most of a short dot). */
+static inline const real *csp_xrow(const csp_view *v, const csp_plan *p, const ops_conv_shape *s, int r)
 {
-    int c = r / p->KK, kk = r % p->KK, kh = kk / s->KW, kw = kk % s->KW;
-    return v->x + (size_t)((kh % p->st) * p->pxn + kw % p->st) * v->xphs + (size_t)c * v->xcs +
-           (size_t)(kh / p->st) * p->Wq + (size_t)(kw / p->st);
+    int c = r / p->KK, kk = r - c * p->KK;
+    int64_t off = p->KK <= CSP_MAX_KK ? v->koff[kk] : csp_kernel_offset(v, p, s, kk);
+    return v->x + (size_t)c * v->xcs + off;
 }
 
-/* The lane tree of ops_dot: acc[0] = the sum of the OPS_LANES partial sums, in its order. */
-__attribute__((always_inline)) static inline real csp_lanes_sum(real *acc)
-{
-    for (int w = OPS_LANES / 2; w > 0; w /= 2)
-        for (int j = 0; j < w; j++)
-            acc[j] += acc[j + w];
-    return acc[0];
-}
-
-/* out[i] = ops_dot(a, b_i, n) for four b_i, bit for bit (same lanes, same tree), reading a once. */
-__attribute__((always_inline)) static inline void csp_dot4(real out[4], const real *a, const real *const b[4], int64_t n)
+/* out[i] = ops_dot(a, b_i, n) for eight b_i, bit for bit (same lanes, same tree), reading a
+ * once: 9 loads per 8 products, eight independent chains. */
+__attribute__((always_inline)) static inline void csp_dot8(real out[8], const real *a, const real *const b[8], int64_t n)
 {
     real c0[OPS_LANES] = {0}, c1[OPS_LANES] = {0}, c2[OPS_LANES] = {0}, c3[OPS_LANES] = {0};
-    const real *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
+    real c4[OPS_LANES] = {0}, c5[OPS_LANES] = {0}, c6[OPS_LANES] = {0}, c7[OPS_LANES] = {0};
+    const real *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3], *b4 = b[4], *b5 = b[5], *b6 = b[6], *b7 = b[7];
     int64_t p = 0;
     for (; p + OPS_LANES <= n; p += OPS_LANES) {
         for (int j = 0; j < OPS_LANES; j++)
@@ -271,42 +288,113 @@ __attribute__((always_inline)) static inline void csp_dot4(real out[4], const re
             c2[j] += a[p + j] * b2[p + j];
         for (int j = 0; j < OPS_LANES; j++)
             c3[j] += a[p + j] * b3[p + j];
+        for (int j = 0; j < OPS_LANES; j++)
+            c4[j] += a[p + j] * b4[p + j];
+        for (int j = 0; j < OPS_LANES; j++)
+            c5[j] += a[p + j] * b5[p + j];
+        for (int j = 0; j < OPS_LANES; j++)
+            c6[j] += a[p + j] * b6[p + j];
+        for (int j = 0; j < OPS_LANES; j++)
+            c7[j] += a[p + j] * b7[p + j];
     }
     for (int j = 0; p < n; p++, j++) {
         c0[j] += a[p] * b0[p];
         c1[j] += a[p] * b1[p];
         c2[j] += a[p] * b2[p];
         c3[j] += a[p] * b3[p];
+        c4[j] += a[p] * b4[p];
+        c5[j] += a[p] * b5[p];
+        c6[j] += a[p] * b6[p];
+        c7[j] += a[p] * b7[p];
     }
-    out[0] = csp_lanes_sum(c0);
-    out[1] = csp_lanes_sum(c1);
-    out[2] = csp_lanes_sum(c2);
-    out[3] = csp_lanes_sum(c3);
+    out[0] = ops_lanes_sum(c0);
+    out[1] = ops_lanes_sum(c1);
+    out[2] = ops_lanes_sum(c2);
+    out[3] = ops_lanes_sum(c3);
+    out[4] = ops_lanes_sum(c4);
+    out[5] = ops_lanes_sum(c5);
+    out[6] = ops_lanes_sum(c6);
+    out[7] = ops_lanes_sum(c7);
 }
 
-/* values[k] += the chunk's dot for k in [k0, k1); four entries of one row at a time. */
+/* out[i] = ops_dot(a_i, b_i, n) for four pairs, bit for bit (same lanes, same tree): four
+ * independent chains where one ops_dot is a serial chain of adds. */
+__attribute__((always_inline)) static inline void csp_dot4_pairs(real out[4], const real *const a[4],
+                                                                 const real *const b[4], int64_t n)
+{
+    real c0[OPS_LANES] = {0}, c1[OPS_LANES] = {0}, c2[OPS_LANES] = {0}, c3[OPS_LANES] = {0};
+    const real *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    const real *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
+    int64_t p = 0;
+    for (; p + OPS_LANES <= n; p += OPS_LANES) {
+        for (int j = 0; j < OPS_LANES; j++)
+            c0[j] += a0[p + j] * b0[p + j];
+        for (int j = 0; j < OPS_LANES; j++)
+            c1[j] += a1[p + j] * b1[p + j];
+        for (int j = 0; j < OPS_LANES; j++)
+            c2[j] += a2[p + j] * b2[p + j];
+        for (int j = 0; j < OPS_LANES; j++)
+            c3[j] += a3[p + j] * b3[p + j];
+    }
+    for (int j = 0; p < n; p++, j++) {
+        c0[j] += a0[p] * b0[p];
+        c1[j] += a1[p] * b1[p];
+        c2[j] += a2[p] * b2[p];
+        c3[j] += a3[p] * b3[p];
+    }
+    out[0] = ops_lanes_sum(c0);
+    out[1] = ops_lanes_sum(c1);
+    out[2] = ops_lanes_sum(c2);
+    out[3] = ops_lanes_sum(c3);
+}
+
+/* Entries of different rows waiting to be summed four at a time. */
+typedef struct {
+    const real *a[4], *b[4];
+    int64_t k[4];
+    int n;
+} csp_queue;
+
+__attribute__((always_inline)) static inline void csp_queue_flush(csp_queue *q, const ops_sink_t *dw, int64_t n)
+{
+    if (q->n == 4) {
+        real r[4];
+        csp_dot4_pairs(r, q->a, q->b, n);
+        for (int i = 0; i < 4; i++)
+            dw->values[q->k[i]] += r[i];
+    } else
+        for (int i = 0; i < q->n; i++)
+            dw->values[q->k[i]] += ops_dot(q->a[i], q->b[i], n);
+    q->n = 0;
+}
+
+/* values[k] += the chunk's dot for k in [k0, k1): eight entries of one row at a time sharing
+ * its dY row; the rest (fewer than eight per row) four at a time across rows. One division
+ * per row: the kernel offset's shift comes from the view's table. */
 OPS_VECTOR_CLONES static void csp_sampled_span(const ops_sink_t *dw, int64_t k0, int64_t k1, const csp_view *v,
                                                const csp_plan *p, const ops_conv_shape *s)
 {
-    int64_t k = k0;
-    while (k < k1) {
-        int64_t e = dw->index[k];
-        int o = (int)(e / p->K);
+    csp_queue q = {.n = 0};
+    for (int64_t k = k0; k < k1;) {
+        int o = (int)(dw->index[k] / p->K);
+        int64_t base = (int64_t)o * p->K, end = base + p->K;
         const real *a = v->dy + (size_t)(o - v->row0) * v->drs;
-        if (k + 4 <= k1 && dw->index[k + 3] / p->K == o) {
-            const real *b[4];
-            for (int q = 0; q < 4; q++)
-                b[q] = csp_xrow(v, p, s, (int)(dw->index[k + q] % p->K));
-            real r[4];
-            csp_dot4(r, a, b, v->len);
-            for (int q = 0; q < 4; q++)
-                dw->values[k + q] += r[q];
-            k += 4;
-        } else {
-            dw->values[k] += ops_dot(a, csp_xrow(v, p, s, (int)(e % p->K)), v->len);
-            k++;
+        for (; k + 8 <= k1 && dw->index[k + 7] < end; k += 8) {
+            const real *b[8];
+            for (int i = 0; i < 8; i++)
+                b[i] = csp_xrow(v, p, s, (int)(dw->index[k + i] - base));
+            real r[8];
+            csp_dot8(r, a, b, v->dot_len);
+            for (int i = 0; i < 8; i++)
+                dw->values[k + i] += r[i];
+        }
+        for (; k < k1 && dw->index[k] < end; k++) {
+            q.a[q.n] = a, q.b[q.n] = csp_xrow(v, p, s, (int)(dw->index[k] - base)), q.k[q.n] = k;
+            if (++q.n == 4)
+                csp_queue_flush(&q, dw, v->dot_len);
         }
     }
+    csp_queue_flush(&q, dw, v->dot_len);
 }
 
 /* Sampled: worker w of n owns entries [nnz·w/n, nnz·(w+1)/n) and walks all chunks. */

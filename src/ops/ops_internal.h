@@ -102,6 +102,21 @@ void OPS_NAME(ops_sink_each)(const ops_sink_t *sink, int64_t numel, ops_elem_gra
  * result still depends only on n, never on threads. */
 #define OPS_LANES 16
 
+/* The OPS_LANES partial sums combined in a fixed tree: lane j + w into lane j for w = 8, 4, 2,
+ * 1. Written out level by level because GCC keeps the loop over w a loop of scalar adds
+ * through memory, which cost a short dot more than its products. */
+_Static_assert(OPS_LANES == 16, "ops_lanes_sum is written out for 16 lanes");
+static inline real ops_lanes_sum(real *acc)
+{
+    for (int j = 0; j < 8; j++)
+        acc[j] += acc[j + 8];
+    for (int j = 0; j < 4; j++)
+        acc[j] += acc[j + 4];
+    for (int j = 0; j < 2; j++)
+        acc[j] += acc[j + 2];
+    return acc[0] + acc[1];
+}
+
 static inline real ops_dot(const real *a, const real *b, int64_t n)
 {
     real acc[OPS_LANES] = {0};
@@ -111,10 +126,7 @@ static inline real ops_dot(const real *a, const real *b, int64_t n)
             acc[j] += a[p + j] * b[p + j];
     for (int j = 0; p < n; p++, j++)
         acc[j] += a[p] * b[p];
-    for (int w = OPS_LANES / 2; w > 0; w /= 2)
-        for (int j = 0; j < w; j++)
-            acc[j] += acc[j + w];
-    return acc[0];
+    return ops_lanes_sum(acc);
 }
 
 static inline real ops_sum(const real *a, int64_t n)
@@ -126,10 +138,7 @@ static inline real ops_sum(const real *a, int64_t n)
             acc[j] += a[p + j];
     for (int j = 0; p < n; p++, j++)
         acc[j] += a[p];
-    for (int w = OPS_LANES / 2; w > 0; w /= 2)
-        for (int j = 0; j < w; j++)
-            acc[j] += acc[j + w];
-    return acc[0];
+    return ops_lanes_sum(acc);
 }
 
 /* C_i (M, N) = alpha · op(A_i) op(B_i) + beta · C_i for i < count, where X_i = X + i·stride_x;
