@@ -229,7 +229,7 @@ TEST(ops_backward_is_deterministic)
 
 /* ---- the two sparse weight-gradient paths (sampled dots, dense row-block tiles) ----
  * Each forced in turn and under the automatic choice, at a density on each side of the
- * crossovers (CONV_TILE_DENSITY_* 0.1–0.3, LINEAR_TILE_DENSITY 0.03): the packed gradient must be
+ * crossovers (CONV_TILE_DENSITY_* 0.1–0.4, LINEAR_TILE_DENSITY 0.03): the packed gradient must be
  * the gather of the dense gradient, computed in double (tolerance below), and the two paths
  * must agree with each other to the same tolerance. */
 
