@@ -44,21 +44,21 @@
 #define CSP_MAX_KK 49
 
 /* Density (nnz / numel) from which the tile path is used; below it the sampled path. Measured
- * with bench/bench_sparse_dw.c (2 threads, batch 32, CPU-time ratio tile/sampled on the
- * reference layers; docs/BENCHMARKS.md, "Sparse weight gradient: sampled vs tile"): the paths
- * cross at about 30 % for 3×3 stride-1 kernels on 8×8 and 16×16 planes and at 50 % or more on
- * 32×32 ones (the sampled dots read x from L2; the tiles pay the direct product's 9
- * multiply-adds per output, not Winograd's ~2.25), near 20 % for 3×3 stride 2, and near 8 %
- * for 1×1 (a tile is one plain product on x itself). */
+ * with bench/bench_sparse_dw.c (batch 32, 1 and 2 threads, tile vs sampled on the reference
+ * layers; docs/BENCHMARKS.md, "Sparse weight gradient: sampled vs tile"): the direct tiles pay
+ * the direct product's 9 multiply-adds per output whatever the density, so for 3×3 stride 2
+ * the sampled dots win up to about 55 % (ratio 1.1–1.2 at 50 %); for 1×1 (a tile is one plain
+ * product on x itself) the paths cross at about 30 %. 3×3 stride 1 normally goes to the
+ * Winograd tiles below; this direct-tile crossover applies when those cannot take the shape. */
 #define CONV_TILE_DENSITY_3X3 0.40
-#define CONV_TILE_DENSITY_STRIDED 0.20
-#define CONV_TILE_DENSITY_1X1 0.10
+#define CONV_TILE_DENSITY_STRIDED 0.55
+#define CONV_TILE_DENSITY_1X1 0.30
 /* 3×3 stride 1 by Winograd's row-block tiles (conv2d_winograd.c), which share dY's transform
  * with dx: from these densities on (bench/bench_sparse_dw.c, which charges each path what it
- * adds to the backward with dx). They cost 1.2–1.5× the dense Winograd dW at any density; the
- * sampled dots cost about 1.3× the dense dW at 20 % on 1 thread and 0.9–1.2× on 2 (more on
- * small planes, shorter dots), so the crossover is about 30 % on 32×32 output planes and
- * 20 % on 16×16 and 8×8 ones, on 1 and 2 threads alike. */
+ * adds to the backward with dx). They cost 1.2–1.35× the dense Winograd dW at any density; at
+ * 20 % the sampled dots cost 0.6–1.0× the dense dW on 32×32 output planes and 1.1–1.3× on
+ * 16×16 and 8×8 ones (shorter dots), so the crossover is about 30 % on the large planes and
+ * 20 % on the small ones, on 1 and 2 threads alike. */
 #define CONV_TILE_DENSITY_WINOGRAD 0.20
 #define CONV_TILE_DENSITY_WINOGRAD_LARGE 0.30
 #define CONV_WINOGRAD_LARGE_PLANE 1024 /* output pixels from which the _LARGE crossover applies */
