@@ -158,7 +158,8 @@ typedef struct {
     int row0;
     int64_t len;     /* gemm length: (nb − 1)·ps + Ho·Wq */
     int64_t dot_len; /* the sampled dots' length: len rounded up to whole OPS_LANES where dY has
-                      * zeros that far (no scalar tail, which costs a short dot a third more) */
+                      * zeros that far, so the extra products are zeros (with finite x) and no
+                      * scalar tail is left (8×8 layers' dots 15 % faster) */
     int64_t koff[CSP_MAX_KK]; /* where kernel offset kk = (kh, kw) reads channel 0, if KK ≤ CSP_MAX_KK */
 } csp_view;
 
