@@ -73,8 +73,13 @@ static const wino_kind WINO_F4 = {
 };
 
 /* Transformed-domain entries per chunk, at most: enough tiles for efficient gemms, and V + Mh
- * of a chunk (a²·tc·(C+O) floats) in the caches. Measured on a 2-core Zen 4. */
-#define WINO_CHUNK_ENTRIES 2048
+ * of a chunk (a²·tc·(C+O) floats) in the caches. 4608 = 36 · 128: two 32×32 images (F(4×4)
+ * tiles) per chunk. Measured on a 2-core Zen 4 with WINO_BLOCK (the conv 3×3 layers of the
+ * reference UNet, batch 32, forward + dx): 2048 with blocks of 64 tiles took 1.05–1.1× as
+ * long on 1 thread, 1.03–1.1× on 2; 4608 with blocks of 64, 6912 / 192 and 9216 / 256
+ * 1.02–1.1×. Bigger chunks amortise the per-call costs of the gemms (packing U) and of
+ * the transforms over more tiles. */
+#define WINO_CHUNK_ENTRIES 4608
 /* Chunk buffers in the scratch: with up to this many threads, each thread runs whole chunks
  * (transforms and gemms) in its own buffers, in one parallel region per call; with more,
  * the threads share each phase of one chunk at a time. */
@@ -210,15 +215,18 @@ static int wino_min(int a, int b) { return a < b ? a : b; }
 
 /* out[t] = Σ_k c_k · in[idx_k·stride + t] over the terms, for t < n: the workhorse of every
  * transform. The terms are summed left to right, in one pass per term count so that each
- * input is read once. */
-OPS_VECTOR_CLONES static void wino_lincomb(real *out, const wino_terms *tm, const real *in, size_t stride, int n)
+ * input is read once. The coefficients are copied to locals first: out may alias tm as far as
+ * the compiler knows, and it then re-loaded every coefficient in every vector step (measured:
+ * as many loads as the data's). */
+OPS_VECTOR_CLONES static void wino_lincomb(real *restrict out, const wino_terms *tm, const real *in, size_t stride,
+                                           int n)
 {
-    const real *x[WINO_MAX_A] = {0};
-    const real *k = tm->c;
     int nz = tm->n;
-    for (int j = 0; j < nz; j++)
-        x[j] = in + (size_t)tm->idx[j] * stride;
-    const real *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5];
+    /* unused terms have index 0 and coefficient 0 (wino_terms_of), so every pointer is valid */
+    const real *x0 = in + (size_t)tm->idx[0] * stride, *x1 = in + (size_t)tm->idx[1] * stride,
+               *x2 = in + (size_t)tm->idx[2] * stride, *x3 = in + (size_t)tm->idx[3] * stride,
+               *x4 = in + (size_t)tm->idx[4] * stride, *x5 = in + (size_t)tm->idx[5] * stride;
+    const real k0 = tm->c[0], k1 = tm->c[1], k2 = tm->c[2], k3 = tm->c[3], k4 = tm->c[4], k5 = tm->c[5];
     switch (nz) {
     case 0:
         for (int t = 0; t < n; t++)
@@ -227,32 +235,32 @@ OPS_VECTOR_CLONES static void wino_lincomb(real *out, const wino_terms *tm, cons
     case 1:
 #pragma omp simd
         for (int t = 0; t < n; t++)
-            out[t] = k[0] * x0[t];
+            out[t] = k0 * x0[t];
         break;
     case 2:
 #pragma omp simd
         for (int t = 0; t < n; t++)
-            out[t] = k[0] * x0[t] + k[1] * x1[t];
+            out[t] = k0 * x0[t] + k1 * x1[t];
         break;
     case 3:
 #pragma omp simd
         for (int t = 0; t < n; t++)
-            out[t] = k[0] * x0[t] + k[1] * x1[t] + k[2] * x2[t];
+            out[t] = k0 * x0[t] + k1 * x1[t] + k2 * x2[t];
         break;
     case 4:
 #pragma omp simd
         for (int t = 0; t < n; t++)
-            out[t] = k[0] * x0[t] + k[1] * x1[t] + k[2] * x2[t] + k[3] * x3[t];
+            out[t] = k0 * x0[t] + k1 * x1[t] + k2 * x2[t] + k3 * x3[t];
         break;
     case 5:
 #pragma omp simd
         for (int t = 0; t < n; t++)
-            out[t] = k[0] * x0[t] + k[1] * x1[t] + k[2] * x2[t] + k[3] * x3[t] + k[4] * x4[t];
+            out[t] = k0 * x0[t] + k1 * x1[t] + k2 * x2[t] + k3 * x3[t] + k4 * x4[t];
         break;
     default:
 #pragma omp simd
         for (int t = 0; t < n; t++)
-            out[t] = k[0] * x0[t] + k[1] * x1[t] + k[2] * x2[t] + k[3] * x3[t] + k[4] * x4[t] + k[5] * x5[t];
+            out[t] = k0 * x0[t] + k1 * x1[t] + k2 * x2[t] + k3 * x3[t] + k4 * x4[t] + k5 * x5[t];
     }
 }
 
@@ -310,7 +318,7 @@ static void wino_filter_grad(real *dw, const real *dU, size_t oc, const wino_pla
  * de-interleaved so that every transform step is a linear combination of whole arrays over
  * the block's tiles: contiguous, vectorised loops. The tile rows of the chunk are numbered
  * R = image · th + ty; a block is tile rows [R0, R0 + nr), tile columns [tx0, tx0 + ntx). */
-#define WINO_BLOCK 64
+#define WINO_BLOCK 128 /* tiles; with WINO_CHUNK_ENTRIES (measured there) */
 #define WINO_SPAN (WINO_MAX_M * WINO_BLOCK + WINO_R - 1) /* input columns under a tile row */
 
 typedef struct {
