@@ -358,12 +358,108 @@ static void wino_load_row(real *row, const real *x, int H, int W, int r, int c0,
         row[q] = 0;
 }
 
-/* dst[tx] = src[m·tx] for tx < n (one phase of an interleaved row) */
-static void wino_deinterleave(real *dst, const real *src, int m, int n)
+/* ---- a tile row's columns ↔ a plane row ----
+ * Tile t of a tile row starts at column m·t of the row, so its column j is the row's column
+ * m·t + j: for j < m a de-interleave of the row (phase j), for j ≥ m phase j − m one tile on
+ * (neighbouring windows overlap by a − m = r − 1 columns). The loops are written out for
+ * m = 4 and m = 2 (F(4×4), F(2×2)) so that the compiler turns the stride-m accesses into
+ * vector permutes: with m a variable it emitted one scalar load or store per element. */
+
+/* ph[j·js + t] = row[m·t + j] for j < m, t < n: the phases of a row (one pointer per phase
+ * and `omp simd`: without either GCC kept the loop scalar). */
+__attribute__((always_inline)) static inline void wino_split_m(real *restrict ph, size_t js, const real *restrict row, int n, int m)
 {
+    real *restrict p0 = ph, *restrict p1 = ph + js;
+    if (m == 2) {
 #pragma omp simd
-    for (int tx = 0; tx < n; tx++)
-        dst[tx] = src[(size_t)tx * m];
+        for (int t = 0; t < n; t++) {
+            p0[t] = row[2 * t];
+            p1[t] = row[2 * t + 1];
+        }
+        return;
+    }
+    real *restrict p2 = ph + 2 * js, *restrict p3 = ph + 3 * js;
+#pragma omp simd
+    for (int t = 0; t < n; t++) {
+        p0[t] = row[4 * t];
+        p1[t] = row[4 * t + 1];
+        p2[t] = row[4 * t + 2];
+        p3[t] = row[4 * t + 3];
+    }
+}
+
+/* ph[j·js + t] = row[m·t + j] for j < a, t < n: tile t's column j for every tile of a row. */
+OPS_VECTOR_CLONES static void wino_split_row(real *restrict ph, size_t js, const real *restrict row, int m, int a,
+                                             int n)
+{
+    wino_split_m(ph, js, row, n, m);
+    for (int j = m; j < a; j++) { /* phase j − m one tile on */
+        real *d = ph + (size_t)j * js;
+        const real *s = ph + (size_t)(j - m) * js + 1;
+#pragma omp simd
+        for (int t = 0; t < n - 1; t++)
+            d[t] = s[t];
+        d[n - 1] = row[m * (n - 1) + j];
+    }
+}
+
+/* line[m·t + j] = q[j·js + t] for j < m, t < n: the inverse of wino_split_m. */
+__attribute__((always_inline)) static inline void wino_merge_m(real *restrict line, const real *restrict q, size_t js, int n, int m)
+{
+    const real *restrict q0 = q, *restrict q1 = q + js;
+    if (m == 2) {
+#pragma omp simd
+        for (int t = 0; t < n; t++) {
+            line[2 * t] = q0[t];
+            line[2 * t + 1] = q1[t];
+        }
+        return;
+    }
+    const real *restrict q2 = q + 2 * js, *restrict q3 = q + 3 * js;
+#pragma omp simd
+    for (int t = 0; t < n; t++) {
+        line[4 * t] = q0[t];
+        line[4 * t + 1] = q1[t];
+        line[4 * t + 2] = q2[t];
+        line[4 * t + 3] = q3[t];
+    }
+}
+
+/* line[0, m·n + a − m) = the columns q[j·js + t] (tile t's column j, j < a) put back at m·t + j,
+ * overlapping columns summed (the later tile's first): the adjoint of wino_split_row. */
+__attribute__((always_inline)) static inline void wino_merge_row(real *restrict line, const real *restrict q, size_t js, int m, int a, int n)
+{
+    wino_merge_m(line, q, js, n, m);
+    for (int j = m; j < a; j++) { /* column j of tile t is column j − m of tile t + 1 */
+        const real *s = q + (size_t)j * js;
+        real *d = line + j;
+#pragma omp simd
+        for (int t = 0; t < n - 1; t++)
+            d[m * t] += s[t];
+        d[m * (n - 1)] = s[n - 1];
+    }
+}
+
+/* xr[x] += the merged row (wino_merge_row) at x, for lo ≤ x < hi: a row of dx. */
+OPS_VECTOR_CLONES static void wino_merge_add(real *restrict xr, int lo, int hi, const real *restrict q, size_t js,
+                                             int m, int a, int n)
+{
+    real line[WINO_SPAN];
+    wino_merge_row(line, q, js, m, a, n);
+#pragma omp simd
+    for (int x = lo; x < hi; x++)
+        xr[x] += line[x];
+}
+
+/* yr[x] = the merged row (tiles side by side, no overlap) at x + bias, for x < cnt: a row of y. */
+OPS_VECTOR_CLONES static void wino_merge_store(real *restrict yr, int cnt, real bias, const real *restrict q,
+                                               size_t js, int m, int n)
+{
+    real line[WINO_SPAN];
+    wino_merge_row(line, q, js, m, m, n);
+#pragma omp simd
+    for (int x = 0; x < cnt; x++)
+        yr[x] = line[x] + bias;
 }
 
 /* V[ξ][t] = Bᵀ d B for the tiles of block B of channel ch. */
@@ -381,8 +477,7 @@ static void wino_input_block(const wino_job *J, int ch, wino_block B)
         const real *xp = J->src + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
         for (int i = 0; i < a; i++) {
             wino_load_row(rows[i], xp, s->H, s->W, m * ty + i - s->pad_t, m * B.tx0 - s->pad_l, span);
-            for (int j = 0; j < a; j++) /* split the row by column phase: tile t's column j */
-                wino_deinterleave(d[i][j] + rr * B.ntx, rows[i] + j, m, B.ntx);
+            wino_split_row(d[i][0] + rr * B.ntx, WINO_BLOCK, rows[i], m, a, B.ntx);
         }
     }
     for (int i = 0; i < a; i++) /* Bᵀ down the columns */
@@ -406,7 +501,6 @@ static void wino_adjoint_block(const wino_job *J, int ch, wino_block B)
     const real *v = J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0;
     real pj[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK]; /* pj[i][j] = (dV B)[i][j] */
     real q[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK];  /* q[i][j] = (B dV Bᵀ)[i][j] */
-    real line[WINO_SPAN];
     for (int i = 0; i < a; i++)
         for (int j = 0; j < a; j++)
             wino_lincomb(pj[i][j], &p->bt_col[j], v + (size_t)i * a * cs, cs, n);
@@ -421,19 +515,7 @@ static void wino_adjoint_block(const wino_job *J, int ch, wino_block B)
             int r = m * ty + i - s->pad_t;
             if (r < 0 || r >= s->H || hi <= lo)
                 continue;
-            for (int x = 0; x < span; x++)
-                line[x] = 0;
-            for (int j = 0; j < a; j++) {
-                const real *src = q[i][j] + rr * B.ntx;
-                real *dst = line + j;
-#pragma omp simd
-                for (int tx = 0; tx < B.ntx; tx++)
-                    dst[(size_t)tx * m] += src[tx];
-            }
-            real *xr = xp + (size_t)r * s->W + c0;
-#pragma omp simd
-            for (int x = lo; x < hi; x++)
-                xr[x] += line[x];
+            wino_merge_add(xp + (size_t)r * s->W + c0, lo, hi, q[i][0] + rr * B.ntx, WINO_BLOCK, m, a, B.ntx);
         }
     }
 }
@@ -449,7 +531,7 @@ static void wino_output_block(const wino_job *J, int ch, wino_block B)
     const real *mh = J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0;
     real rt[WINO_MAX_A][WINO_MAX_M][WINO_BLOCK]; /* rt[i][b] = (Mh A)[i][b] */
     real yt[WINO_MAX_M][WINO_MAX_M][WINO_BLOCK]; /* yt[b2][b] = (Aᵀ Mh A)[b2][b] */
-    real line[WINO_MAX_M * WINO_BLOCK], bias = J->bias ? J->bias[ch] : 0;
+    real bias = J->bias ? J->bias[ch] : 0;
     for (int i = 0; i < a; i++)
         for (int b = 0; b < m; b++)
             wino_lincomb(rt[i][b], &p->at_row[b], mh + (size_t)i * a * os, os, n);
@@ -461,17 +543,8 @@ static void wino_output_block(const wino_job *J, int ch, wino_block B)
         int R = B.R0 + rr, ty = R % p->th;
         real *yp = J->dst + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
         for (int b2 = 0; b2 < m && m * ty + b2 < Ho; b2++) {
-            for (int b = 0; b < m; b++) {
-                const real *src = yt[b2][b] + rr * B.ntx;
-                real *dst = line + b;
-#pragma omp simd
-                for (int tx = 0; tx < B.ntx; tx++)
-                    dst[(size_t)tx * m] = src[tx];
-            }
             real *yr = yp + (size_t)(m * ty + b2) * Wo + m * B.tx0;
-#pragma omp simd
-            for (int x = 0; x < cnt; x++)
-                yr[x] = line[x] + bias;
+            wino_merge_store(yr, cnt, bias, yt[b2][0] + rr * B.ntx, WINO_BLOCK, m, B.ntx);
         }
     }
 }
@@ -491,8 +564,7 @@ static void wino_grad_block(const wino_job *J, int ch, wino_block B)
         const real *gp = J->src + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
         for (int b = 0; b < m; b++) {
             wino_load_row(line, gp, Ho, Wo, m * ty + b, m * B.tx0, m * B.ntx);
-            for (int b1 = 0; b1 < m; b1++)
-                wino_deinterleave(e[b][b1] + rr * B.ntx, line + b1, m, B.ntx);
+            wino_split_row(e[b][0] + rr * B.ntx, WINO_BLOCK, line, m, m, B.ntx);
         }
     }
     for (int i = 0; i < a; i++) /* A down the columns: (A dY)[i] = Σ_b Aᵀ[b][i] dY[b] */
