@@ -333,23 +333,6 @@ typedef struct {
     const real *bias;   /* OUTPUT: (O) or NULL */
 } wino_job;
 
-/* row (span) = columns c0 .. c0+span−1 of row r of the plane x (H, W), zero outside it. */
-static void wino_load_row(real *row, const real *x, int H, int W, int r, int c0, int span)
-{
-    int lo = 0, hi = 0; /* row[lo, hi) lies inside the plane */
-    if (r >= 0 && r < H) {
-        lo = wino_min(c0 < 0 ? -c0 : 0, span);
-        hi = wino_min(W - c0, span);
-        hi = hi < lo ? lo : hi;
-    }
-    for (int q = 0; q < lo; q++)
-        row[q] = 0;
-    if (hi > lo)
-        memcpy(row + lo, x + (size_t)r * W + c0 + lo, (size_t)(hi - lo) * sizeof(real));
-    for (int q = hi; q < span; q++)
-        row[q] = 0;
-}
-
 /* ---- a tile row's columns ↔ a plane row ----
  * Tile t of a tile row starts at column m·t of the row, so its column j is the row's column
  * m·t + j: for j < m a de-interleave of the row (phase j), for j ≥ m phase j − m one tile on
@@ -380,18 +363,43 @@ __attribute__((always_inline)) static inline void wino_split_m(real *restrict ph
     }
 }
 
-/* ph[j·js + t] = row[m·t + j] for j < a, t < n: tile t's column j for every tile of a row. */
-OPS_VECTOR_CLONES static void wino_split_row(real *restrict ph, size_t js, const real *restrict row, int m, int a,
-                                             int n)
+/* The column col of plane row xr (W columns), 0 outside it (the zero padding). */
+static inline real wino_at(const real *xr, int W, int col) { return col >= 0 && col < W ? xr[col] : 0; }
+
+/* ph[j·js + t] = column c0 + m·t + j of row r of the plane x (H, W), zero outside the plane,
+ * for j < a, t < n: tile t's column j for every tile of a tile row, read from the plane
+ * itself (a copy of the row with its padding was one memcpy and two memsets per row, most of
+ * them a few floats: several million calls per training step). The tiles all of whose first
+ * m columns lie inside the row are split by the vector loop, the ones at the edges apart. */
+OPS_VECTOR_CLONES static void wino_split_row(real *restrict ph, size_t js, const real *x, int H, int W, int r, int c0,
+                                             int m, int a, int n)
 {
-    wino_split_m(ph, js, row, n, m);
+    if (r < 0 || r >= H) {
+        for (int j = 0; j < a; j++)
+#pragma omp simd
+            for (int t = 0; t < n; t++)
+                ph[(size_t)j * js + t] = 0;
+        return;
+    }
+    const real *xr = x + (size_t)r * W;
+    int t0 = c0 >= 0 ? 0 : (m - 1 - c0) / m;           /* first tile with c0 + m·t ≥ 0 */
+    int t1 = W - c0 >= m ? (W - c0 - m) / m + 1 : 0;   /* past the last with c0 + m·t + m ≤ W */
+    t0 = wino_min(t0, n);
+    t1 = t1 < t0 ? t0 : wino_min(t1, n);
+    wino_split_m(ph + t0, js, xr + c0 + m * t0, t1 - t0, m);
+    for (int t = 0; t < t0; t++) /* the edge tiles */
+        for (int j = 0; j < m; j++)
+            ph[(size_t)j * js + t] = wino_at(xr, W, c0 + m * t + j);
+    for (int t = t1; t < n; t++)
+        for (int j = 0; j < m; j++)
+            ph[(size_t)j * js + t] = wino_at(xr, W, c0 + m * t + j);
     for (int j = m; j < a; j++) { /* phase j − m one tile on */
         real *d = ph + (size_t)j * js;
         const real *s = ph + (size_t)(j - m) * js + 1;
 #pragma omp simd
         for (int t = 0; t < n - 1; t++)
             d[t] = s[t];
-        d[n - 1] = row[m * (n - 1) + j];
+        d[n - 1] = wino_at(xr, W, c0 + m * (n - 1) + j);
     }
 }
 
@@ -624,17 +632,15 @@ static void wino_input_block(const wino_job *J, int ch, wino_block B)
 {
     const wino_plan *p = J->p;
     const ops_conv_shape *s = J->s;
-    int m = p->k->m, a = p->k->a, n = B.nr * B.ntx, span = m * B.ntx + WINO_R - 1;
+    int m = p->k->m, a = p->k->a, n = B.nr * B.ntx;
     size_t cs = (size_t)J->chan * p->tc;
-    real rows[WINO_MAX_A][WINO_SPAN];
     real d[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK]; /* d[i][j][t] = d[i][j] of tile t */
     for (int rr = 0; rr < B.nr; rr++) {
         int R = B.R0 + rr, ty = R % p->th;
         const real *xp = J->src + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
-        for (int i = 0; i < a; i++) {
-            wino_load_row(rows[i], xp, s->H, s->W, m * ty + i - s->pad_t, m * B.tx0 - s->pad_l, span);
-            wino_split_row(d[i][0] + rr * B.ntx, WINO_BLOCK, rows[i], m, a, B.ntx);
-        }
+        for (int i = 0; i < a; i++)
+            wino_split_row(d[i][0] + rr * B.ntx, WINO_BLOCK, xp, s->H, s->W, m * ty + i - s->pad_t,
+                           m * B.tx0 - s->pad_l, m, a, B.ntx);
     }
     wino_input_xform(p->k, J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0, cs, d[0][0], n);
 }
@@ -694,15 +700,12 @@ static void wino_grad_block(const wino_job *J, int ch, wino_block B)
     const ops_conv_shape *s = J->s;
     int m = p->k->m, n = B.nr * B.ntx, Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
     size_t os = (size_t)J->chan * p->tc;
-    real e[WINO_MAX_M][WINO_MAX_M][WINO_BLOCK];  /* e[b][b'] = dY[b][b'] */
-    real line[WINO_MAX_M * WINO_BLOCK];
+    real e[WINO_MAX_M][WINO_MAX_M][WINO_BLOCK]; /* e[b][b'] = dY[b][b'] */
     for (int rr = 0; rr < B.nr; rr++) {
         int R = B.R0 + rr, ty = R % p->th;
         const real *gp = J->src + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
-        for (int b = 0; b < m; b++) {
-            wino_load_row(line, gp, Ho, Wo, m * ty + b, m * B.tx0, m * B.ntx);
-            wino_split_row(e[b][0] + rr * B.ntx, WINO_BLOCK, line, m, m, B.ntx);
-        }
+        for (int b = 0; b < m; b++)
+            wino_split_row(e[b][0] + rr * B.ntx, WINO_BLOCK, gp, Ho, Wo, m * ty + b, m * B.tx0, m, m, B.ntx);
     }
     wino_grad_xform(p->k, J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0, os, e[0][0], n);
 }
