@@ -366,40 +366,57 @@ __attribute__((always_inline)) static inline void wino_split_m(real *restrict ph
 /* The column col of plane row xr (W columns), 0 outside it (the zero padding). */
 static inline real wino_at(const real *xr, int W, int col) { return col >= 0 && col < W ? xr[col] : 0; }
 
-/* ph[j·js + t] = column c0 + m·t + j of row r of the plane x (H, W), zero outside the plane,
- * for j < a, t < n: tile t's column j for every tile of a tile row, read from the plane
- * itself (a copy of the row with its padding was one memcpy and two memsets per row, most of
- * them a few floats: several million calls per training step). The tiles all of whose first
- * m columns lie inside the row are split by the vector loop, the ones at the edges apart. */
-OPS_VECTOR_CLONES static void wino_split_row(real *restrict ph, size_t js, const real *x, int H, int W, int r, int c0,
-                                             int m, int a, int n)
+/* The window rows of a block's tile rows, one window row i at a time: row rr of `rows`
+ * (nr, len = m·ntx) holds columns c0 .. c0 + len − 1 of the plane row under tile row rr, tail
+ * (nr, a − m) the a − m columns after them (the last tile's overlap); zero outside the plane.
+ * Stored without gaps so that the tiles of all nr tile rows split in one vector loop: split
+ * row by row, the loops were a few tiles long (2–8 on the reference UNet's planes) and ran
+ * scalar. */
+typedef struct {
+    real *rows, *tail;
+    int len, lo, hi; /* row length; columns [lo, hi) of a row lie inside the plane */
+} wino_rows;
+
+/* Zero the columns of every row outside the plane (they stay zero: only [lo, hi) is written). */
+static wino_rows wino_rows_begin(real *rows, real *tail, int nr, int len, int W, int c0)
 {
+    wino_rows w = {rows, tail, len, wino_min(c0 < 0 ? -c0 : 0, len), wino_min(W - c0, len)};
+    w.hi = w.hi < w.lo ? w.lo : w.hi;
+    memset(rows, 0, (size_t)nr * len * sizeof(real));
+    return w;
+}
+
+/* Row rr from row r of the plane x (H, W), columns from c0, and its `extra` tail columns. */
+static void wino_rows_load(const wino_rows *w, int rr, const real *x, int H, int W, int r, int c0, int extra)
+{
+    real *row = w->rows + (size_t)rr * w->len;
     if (r < 0 || r >= H) {
-        for (int j = 0; j < a; j++)
-#pragma omp simd
-            for (int t = 0; t < n; t++)
-                ph[(size_t)j * js + t] = 0;
+        memset(row, 0, (size_t)w->len * sizeof(real));
+        for (int k = 0; k < extra; k++)
+            w->tail[rr * extra + k] = 0;
         return;
     }
     const real *xr = x + (size_t)r * W;
-    int t0 = c0 >= 0 ? 0 : (m - 1 - c0) / m;           /* first tile with c0 + m·t ≥ 0 */
-    int t1 = W - c0 >= m ? (W - c0 - m) / m + 1 : 0;   /* past the last with c0 + m·t + m ≤ W */
-    t0 = wino_min(t0, n);
-    t1 = t1 < t0 ? t0 : wino_min(t1, n);
-    wino_split_m(ph + t0, js, xr + c0 + m * t0, t1 - t0, m);
-    for (int t = 0; t < t0; t++) /* the edge tiles */
-        for (int j = 0; j < m; j++)
-            ph[(size_t)j * js + t] = wino_at(xr, W, c0 + m * t + j);
-    for (int t = t1; t < n; t++)
-        for (int j = 0; j < m; j++)
-            ph[(size_t)j * js + t] = wino_at(xr, W, c0 + m * t + j);
-    for (int j = m; j < a; j++) { /* phase j − m one tile on */
+    if (w->hi > w->lo)
+        memcpy(row + w->lo, xr + c0 + w->lo, (size_t)(w->hi - w->lo) * sizeof(real));
+    for (int k = 0; k < extra; k++)
+        w->tail[rr * extra + k] = wino_at(xr, W, c0 + w->len + k);
+}
+
+/* ph[j·js + u] = column j of tile u (u = rr·ntx + tx) for j < a, u < nr·ntx, from the rows. */
+OPS_VECTOR_CLONES static void wino_split_rows(real *restrict ph, size_t js, const wino_rows *w, int m, int a, int nr,
+                                              int ntx)
+{
+    int n = nr * ntx, extra = a - m;
+    wino_split_m(ph, js, w->rows, n, m);
+    for (int j = m; j < a; j++) { /* phase j − m one tile on; the last tile of a row from its tail */
         real *d = ph + (size_t)j * js;
         const real *s = ph + (size_t)(j - m) * js + 1;
 #pragma omp simd
-        for (int t = 0; t < n - 1; t++)
-            d[t] = s[t];
-        d[n - 1] = wino_at(xr, W, c0 + m * (n - 1) + j);
+        for (int u = 0; u < n - 1; u++)
+            d[u] = s[u];
+        for (int rr = 0; rr < nr; rr++)
+            d[rr * ntx + ntx - 1] = w->tail[rr * extra + j - m];
     }
 }
 
@@ -426,7 +443,7 @@ __attribute__((always_inline)) static inline void wino_merge_m(real *restrict li
 }
 
 /* line[0, m·n + a − m) = the columns q[j·js + t] (tile t's column j, j < a) put back at m·t + j,
- * overlapping columns summed (the later tile's first): the adjoint of wino_split_row. */
+ * overlapping columns summed (the later tile's first): the adjoint of wino_split_rows. */
 __attribute__((always_inline)) static inline void wino_merge_row(real *restrict line, const real *restrict q, size_t js, int m, int a, int n)
 {
     wino_merge_m(line, q, js, n, m);
@@ -635,12 +652,16 @@ static void wino_input_block(const wino_job *J, int ch, wino_block B)
     int m = p->k->m, a = p->k->a, n = B.nr * B.ntx;
     size_t cs = (size_t)J->chan * p->tc;
     real d[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK]; /* d[i][j][t] = d[i][j] of tile t */
-    for (int rr = 0; rr < B.nr; rr++) {
-        int R = B.R0 + rr, ty = R % p->th;
-        const real *xp = J->src + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
-        for (int i = 0; i < a; i++)
-            wino_split_row(d[i][0] + rr * B.ntx, WINO_BLOCK, xp, s->H, s->W, m * ty + i - s->pad_t,
-                           m * B.tx0 - s->pad_l, m, a, B.ntx);
+    real rows[WINO_MAX_M * WINO_BLOCK], tail[WINO_BLOCK * (WINO_R - 1)];
+    int c0 = m * B.tx0 - s->pad_l;
+    wino_rows w = wino_rows_begin(rows, tail, B.nr, m * B.ntx, s->W, c0);
+    for (int i = 0; i < a; i++) {
+        for (int rr = 0; rr < B.nr; rr++) {
+            int R = B.R0 + rr, ty = R % p->th;
+            const real *xp = J->src + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
+            wino_rows_load(&w, rr, xp, s->H, s->W, m * ty + i - s->pad_t, c0, a - m);
+        }
+        wino_split_rows(d[i][0], WINO_BLOCK, &w, m, a, B.nr, B.ntx);
     }
     wino_input_xform(p->k, J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0, cs, d[0][0], n);
 }
@@ -701,11 +722,16 @@ static void wino_grad_block(const wino_job *J, int ch, wino_block B)
     int m = p->k->m, n = B.nr * B.ntx, Ho = ops_conv_out_h(s), Wo = ops_conv_out_w(s);
     size_t os = (size_t)J->chan * p->tc;
     real e[WINO_MAX_M][WINO_MAX_M][WINO_BLOCK]; /* e[b][b'] = dY[b][b'] */
-    for (int rr = 0; rr < B.nr; rr++) {
-        int R = B.R0 + rr, ty = R % p->th;
-        const real *gp = J->src + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
-        for (int b = 0; b < m; b++)
-            wino_split_row(e[b][0] + rr * B.ntx, WINO_BLOCK, gp, Ho, Wo, m * ty + b, m * B.tx0, m, m, B.ntx);
+    real rows[WINO_MAX_M * WINO_BLOCK];
+    int c0 = m * B.tx0;
+    wino_rows w = wino_rows_begin(rows, NULL, B.nr, m * B.ntx, Wo, c0);
+    for (int b = 0; b < m; b++) {
+        for (int rr = 0; rr < B.nr; rr++) {
+            int R = B.R0 + rr, ty = R % p->th;
+            const real *gp = J->src + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
+            wino_rows_load(&w, rr, gp, Ho, Wo, m * ty + b, c0, 0);
+        }
+        wino_split_rows(e[b][0], WINO_BLOCK, &w, m, m, B.nr, B.ntx);
     }
     wino_grad_xform(p->k, J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0, os, e[0][0], n);
 }
