@@ -420,60 +420,90 @@ OPS_VECTOR_CLONES static void wino_split_rows(real *restrict ph, size_t js, cons
     }
 }
 
-/* line[m·t + j] = q[j·js + t] for j < m, t < n: the inverse of wino_split_m. */
-__attribute__((always_inline)) static inline void wino_merge_m(real *restrict line, const real *restrict q, size_t js, int n, int m)
+/* lines[m·u + j] = q[j·js + u] + (j < a − m and u > 0 ? q[(j + m)·js + u − 1] : 0) for j < m,
+ * u < n: the tiles put back side by side, each tile's first a − m columns summed with the
+ * overlap of the tile before (its own first, as the adjoint's order is). */
+__attribute__((always_inline)) static inline void wino_merge_m(real *restrict lines, const real *restrict q, size_t js,
+                                                               int n, int m, int a)
 {
     const real *restrict q0 = q, *restrict q1 = q + js;
     if (m == 2) {
+        lines[0] = q0[0];
+        lines[1] = q1[0];
+        if (a == 2) {
 #pragma omp simd
-        for (int t = 0; t < n; t++) {
-            line[2 * t] = q0[t];
-            line[2 * t + 1] = q1[t];
+            for (int u = 1; u < n; u++) {
+                lines[2 * u] = q0[u];
+                lines[2 * u + 1] = q1[u];
+            }
+            return;
+        }
+        const real *restrict q2 = q + 2 * js, *restrict q3 = q + 3 * js;
+#pragma omp simd
+        for (int u = 1; u < n; u++) { /* a = 4: q2, q3 overlap the next tile */
+            lines[2 * u] = q0[u] + q2[u - 1];
+            lines[2 * u + 1] = q1[u] + q3[u - 1];
         }
         return;
     }
     const real *restrict q2 = q + 2 * js, *restrict q3 = q + 3 * js;
+    lines[0] = q0[0];
+    lines[1] = q1[0];
+    lines[2] = q2[0];
+    lines[3] = q3[0];
+    if (a == 4) {
 #pragma omp simd
-    for (int t = 0; t < n; t++) {
-        line[4 * t] = q0[t];
-        line[4 * t + 1] = q1[t];
-        line[4 * t + 2] = q2[t];
-        line[4 * t + 3] = q3[t];
+        for (int u = 1; u < n; u++) {
+            lines[4 * u] = q0[u];
+            lines[4 * u + 1] = q1[u];
+            lines[4 * u + 2] = q2[u];
+            lines[4 * u + 3] = q3[u];
+        }
+        return;
+    }
+    const real *restrict q4 = q + 4 * js, *restrict q5 = q + 5 * js;
+#pragma omp simd
+    for (int u = 1; u < n; u++) { /* a = 6: q4, q5 overlap the next tile */
+        lines[4 * u] = q0[u] + q4[u - 1];
+        lines[4 * u + 1] = q1[u] + q5[u - 1];
+        lines[4 * u + 2] = q2[u];
+        lines[4 * u + 3] = q3[u];
     }
 }
 
-/* line[0, m·n + a − m) = the columns q[j·js + t] (tile t's column j, j < a) put back at m·t + j,
- * overlapping columns summed (the later tile's first): the adjoint of wino_split_rows. */
-__attribute__((always_inline)) static inline void wino_merge_row(real *restrict line, const real *restrict q, size_t js, int m, int a, int n)
+/* lines (nr, len = m·ntx), tail (nr, a − m): column j of tile u = rr·ntx + tx, q[j·js + u], put
+ * back at column m·tx + j of line rr (past len: into the tail), the overlapping columns summed
+ * (the later tile's first): the adjoint of wino_split_rows. One vector loop for all the tiles
+ * of the block, then the first tile of each line (no tile before it in the line) redone. */
+OPS_VECTOR_CLONES static void wino_merge_rows(real *restrict lines, real *restrict tail, const real *restrict q,
+                                              size_t js, int m, int a, int nr, int ntx)
 {
-    wino_merge_m(line, q, js, n, m);
-    for (int j = m; j < a; j++) { /* column j of tile t is column j − m of tile t + 1 */
-        const real *s = q + (size_t)j * js;
-        real *d = line + j;
-#pragma omp simd
-        for (int t = 0; t < n - 1; t++)
-            d[m * t] += s[t];
-        d[m * (n - 1)] = s[n - 1];
+    int extra = a - m, len = m * ntx;
+    wino_merge_m(lines, q, js, nr * ntx, m, a);
+    for (int rr = 0; rr < nr; rr++) {
+        int u = rr * ntx;
+        for (int j = 0; j < extra; j++) {
+            lines[(size_t)rr * len + j] = q[(size_t)j * js + u];
+            tail[rr * extra + j] = q[(size_t)(j + m) * js + u + ntx - 1];
+        }
     }
 }
 
-/* xr[x] += the merged row (wino_merge_row) at x, for lo ≤ x < hi: a row of dx. */
-OPS_VECTOR_CLONES static void wino_merge_add(real *restrict xr, int lo, int hi, const real *restrict q, size_t js,
-                                             int m, int a, int n)
+/* xr[x] += line[x] for lo ≤ x < hi (past len: the tail): a row of dx. */
+OPS_VECTOR_CLONES static void wino_add_line(real *restrict xr, const real *restrict line, const real *restrict tail,
+                                            int lo, int hi, int len)
 {
-    real line[WINO_SPAN];
-    wino_merge_row(line, q, js, m, a, n);
+    int mid = wino_min(hi, len);
 #pragma omp simd
-    for (int x = lo; x < hi; x++)
+    for (int x = lo; x < mid; x++)
         xr[x] += line[x];
+    for (int x = mid > lo ? mid : lo; x < hi; x++)
+        xr[x] += tail[x - len];
 }
 
-/* yr[x] = the merged row (tiles side by side, no overlap) at x + bias, for x < cnt: a row of y. */
-OPS_VECTOR_CLONES static void wino_merge_store(real *restrict yr, int cnt, real bias, const real *restrict q,
-                                               size_t js, int m, int n)
+/* yr[x] = line[x] + bias for x < cnt: a row of y. */
+OPS_VECTOR_CLONES static void wino_store_line(real *restrict yr, const real *restrict line, real bias, int cnt)
 {
-    real line[WINO_SPAN];
-    wino_merge_row(line, q, js, m, m, n);
 #pragma omp simd
     for (int x = 0; x < cnt; x++)
         yr[x] = line[x] + bias;
@@ -678,6 +708,10 @@ static void wino_adjoint_block(const wino_job *J, int ch, wino_block B)
     const real *v = J->td + (size_t)ch * p->tc + (size_t)B.R0 * p->tw + B.tx0;
     real q[WINO_MAX_A][WINO_MAX_A][WINO_BLOCK]; /* q[i][j] = (B dV Bᵀ)[i][j] */
     wino_adjoint_xform(p->k, q[0][0], v, cs, n);
+    int len = m * B.ntx, extra = a - m;
+    real lines[WINO_MAX_A][WINO_MAX_M * WINO_BLOCK], tails[WINO_MAX_A][WINO_BLOCK * (WINO_R - 1)];
+    for (int i = 0; i < a; i++) /* window row i of every tile row */
+        wino_merge_rows(lines[i], tails[i], q[i][0], WINO_BLOCK, m, a, B.nr, B.ntx);
     int c0 = m * B.tx0 - s->pad_l, lo = wino_min(c0 < 0 ? -c0 : 0, span), hi = wino_min(s->W - c0, span);
     for (int rr = 0; rr < B.nr; rr++) {
         int R = B.R0 + rr, ty = R % p->th;
@@ -686,7 +720,7 @@ static void wino_adjoint_block(const wino_job *J, int ch, wino_block B)
             int r = m * ty + i - s->pad_t;
             if (r < 0 || r >= s->H || hi <= lo)
                 continue;
-            wino_merge_add(xp + (size_t)r * s->W + c0, lo, hi, q[i][0] + rr * B.ntx, WINO_BLOCK, m, a, B.ntx);
+            wino_add_line(xp + (size_t)r * s->W + c0, lines[i] + (size_t)rr * len, tails[i] + rr * extra, lo, hi, len);
         }
     }
 }
@@ -703,13 +737,16 @@ static void wino_output_block(const wino_job *J, int ch, wino_block B)
     real yt[WINO_MAX_M][WINO_MAX_M][WINO_BLOCK]; /* yt[b2][b] = (Aᵀ Mh A)[b2][b] */
     real bias = J->bias ? J->bias[ch] : 0;
     wino_output_xform(p->k, yt[0][0], mh, os, n);
-    int cnt = wino_min(m * B.ntx, Wo - m * B.tx0);
+    int len = m * B.ntx, cnt = wino_min(len, Wo - m * B.tx0);
+    real lines[WINO_MAX_M][WINO_MAX_M * WINO_BLOCK]; /* output row b2 of every tile row */
+    for (int b2 = 0; b2 < m; b2++)
+        wino_merge_rows(lines[b2], NULL, yt[b2][0], WINO_BLOCK, m, m, B.nr, B.ntx);
     for (int rr = 0; rr < B.nr; rr++) {
         int R = B.R0 + rr, ty = R % p->th;
         real *yp = J->dst + ((size_t)(R / p->th) * J->chan + ch) * J->plane_numel;
         for (int b2 = 0; b2 < m && m * ty + b2 < Ho; b2++) {
             real *yr = yp + (size_t)(m * ty + b2) * Wo + m * B.tx0;
-            wino_merge_store(yr, cnt, bias, yt[b2][0] + rr * B.ntx, WINO_BLOCK, m, B.ntx);
+            wino_store_line(yr, lines[b2] + (size_t)rr * len, bias, cnt);
         }
     }
 }
