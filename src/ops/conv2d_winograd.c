@@ -73,13 +73,16 @@ static const wino_kind WINO_F4 = {
 };
 
 /* Transformed-domain entries per chunk, at most: enough tiles for efficient gemms, and V + Mh
- * of a chunk (a²·tc·(C+O) floats) in the caches. 4608 = 36 · 128: two 32×32 images (F(4×4)
- * tiles) per chunk. Measured on a 2-core Zen 4 with WINO_BLOCK (the conv 3×3 layers of the
- * reference UNet, batch 32, forward + dx): 2048 with blocks of 64 tiles took 1.05–1.1× as
- * long on 1 thread, 1.03–1.1× on 2; 4608 with blocks of 64, 6912 / 192 and 9216 / 256
- * 1.02–1.1×. Bigger chunks amortise the per-call costs of the gemms (packing U) and of
- * the transforms over more tiles. */
-#define WINO_CHUNK_ENTRIES 4608
+ * of a chunk (a²·tc·(C+O) floats) in the caches. But every chunk reads all of U (a²·O·C) again:
+ * where U outweighs a small chunk's V + Mh by WINO_U_HEAVY, the larger chunks pay (fewer
+ * passes over U, wider gemms). Measured on a 2-core Zen 4, conv 3×3 forward + dx at batch
+ * 32, 1 thread, blocks of 128 tiles, large chunks against small: 1.1–1.2× the time on 128 and
+ * 192 → 64 at 32×32 (U / (V + Mh) 0.5–0.75) and on 64 and 128 → 128 at 16×16 (0.67–1.33),
+ * 1.0–1.05× on 192 and 256 → 128 at 16×16 (1.56–1.78), 0.85× on 256 → 128 at 8×8 (1.52),
+ * 0.75–0.8× on 256 and 512 → 256 at 8×8 (2.3–3), level on 64 → 64 at 32×32. */
+#define WINO_CHUNK_ENTRIES 2048
+#define WINO_U_HEAVY 1.5
+#define WINO_CHUNK_ENTRIES_LARGE 4608 /* 36 · 128: all 4 × 4-tile 8×8 images of a batch of 32 */
 /* Chunk buffers in the scratch: with up to this many threads, each thread runs whole chunks
  * (transforms and gemms) in its own buffers, in one parallel region per call; with more,
  * the threads share each phase of one chunk at a time. */
@@ -139,6 +142,13 @@ static void wino_plan_terms(wino_plan *p)
         p->g_col[q] = wino_terms_of(&k->g[0][q], k->a, WINO_R);
 }
 
+/* Whole images per chunk with at most `entries` transformed-domain entries (at least one image). */
+static int wino_chunk_images(const wino_plan *p, const ops_conv_shape *s, int entries)
+{
+    int nb = entries / p->n / p->tiles;
+    return nb < 1 ? 1 : nb > s->B ? s->B : nb;
+}
+
 /* The chunking: buffer size from the shape alone (it sizes the scratch), chunks spread evenly
  * over the workers. The weight gradient sums per worker, so it depends on the thread count;
  * nothing depends on it otherwise. */
@@ -151,8 +161,9 @@ static wino_plan wino_plan_of(const ops_conv_shape *s)
     p.th = (ops_conv_out_h(s) + m - 1) / m;
     p.tw = (ops_conv_out_w(s) + m - 1) / m;
     p.tiles = p.th * p.tw;
-    int nb_max = WINO_CHUNK_ENTRIES / p.n / p.tiles;
-    nb_max = nb_max < 1 ? 1 : nb_max > s->B ? s->B : nb_max;
+    int nb_max = wino_chunk_images(&p, s, WINO_CHUNK_ENTRIES);
+    if ((double)s->O * s->C > WINO_U_HEAVY * nb_max * p.tiles * (s->C + s->O)) /* U against V + Mh, over a² */
+        nb_max = wino_chunk_images(&p, s, WINO_CHUNK_ENTRIES_LARGE);
     p.tc = nb_max * p.tiles;
     int threads = omp_get_max_threads();
     p.workers = threads > WINO_SLOTS ? 1 : threads;
@@ -310,7 +321,7 @@ static void wino_filter_grad(real *dw, const real *dU, size_t oc, const wino_pla
  * de-interleaved so that every transform step is a linear combination of whole arrays over
  * the block's tiles: contiguous, vectorised loops. The tile rows of the chunk are numbered
  * R = image · th + ty; a block is tile rows [R0, R0 + nr), tile columns [tx0, tx0 + ntx). */
-#define WINO_BLOCK 128 /* tiles; with WINO_CHUNK_ENTRIES (measured there) */
+#define WINO_BLOCK 128 /* tiles */
 #define WINO_SPAN (WINO_MAX_M * WINO_BLOCK + WINO_R - 1) /* input columns under a tile row */
 
 typedef struct {
