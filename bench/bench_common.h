@@ -3,6 +3,10 @@
 #ifndef SARA_BENCH_COMMON_H
 #define SARA_BENCH_COMMON_H
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "model/unet_config.h"
 
 #define BENCH_CLASSES 10
@@ -25,6 +29,28 @@ static inline void reference_config(unet_config *c)
     c->norm_num_groups = 32;
     c->attention_head_dim = 32;
     c->num_class_embeds = BENCH_CLASSES;
+}
+
+/* The options of the per-layer benchmarks, `--threads N --batch B --reps N` in any order, into
+ * the defaults given; 0, or 2 after a one-line usage error on stderr. */
+static inline int bench_layer_args(int argc, char **argv, const char *prog, int max_reps, int *threads, int *B,
+                                   int *reps)
+{
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--threads"))
+            *threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--batch"))
+            *B = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps"))
+            *reps = atoi(argv[i + 1]);
+        else
+            argc = 0; /* unknown option: usage below */
+    }
+    if (argc % 2 == 0 || *B < 1 || *reps < 1 || *reps > max_reps) {
+        fprintf(stderr, "usage: %s [--threads N] [--batch B >= 1] [--reps 1..%d]\n", prog, max_reps);
+        return 2;
+    }
+    return 0;
 }
 
 #endif

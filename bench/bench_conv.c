@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "core/rng.h"
 #include "core/threads.h"
 #include "ops/ops.h"
@@ -106,22 +107,8 @@ int main(int argc, char **argv)
 {
     sara_process_prepare(argv);
     int threads = 1, B = 32, reps = 7;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--threads"))
-            threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--batch"))
-            B = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps"))
-            reps = atoi(argv[i + 1]);
-        else {
-            fprintf(stderr, "usage: bench_conv [--threads N] [--batch B] [--reps N]\n");
-            return 2;
-        }
-    }
-    if (argc % 2 == 0 || B < 1 || reps < 1 || reps > BENCH_MAX_REPS) {
-        fprintf(stderr, "bench_conv: need option value pairs, batch >= 1 and 1 <= reps <= %d\n", BENCH_MAX_REPS);
+    if (bench_layer_args(argc, argv, "bench_conv", BENCH_MAX_REPS, &threads, &B, &reps))
         return 2;
-    }
     threads = sara_set_threads(threads);
     printf("conv 3x3 stride 1, threads %d, batch %d, median (min-max) of %d runs, seconds; %s\n\n", threads, B, reps,
            sara_blas_description());

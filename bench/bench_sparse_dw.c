@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "core/rng.h"
 #include "core/threads.h"
 #include "ops/ops.h"
@@ -133,22 +134,8 @@ int main(int argc, char **argv)
 {
     sara_process_prepare(argv);
     int threads = 2, B = 32, reps = 5;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--threads"))
-            threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--batch"))
-            B = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps"))
-            reps = atoi(argv[i + 1]);
-        else {
-            fprintf(stderr, "usage: bench_sparse_dw [--threads N] [--batch B] [--reps N]\n");
-            return 2;
-        }
-    }
-    if (B < 1 || reps < 1 || reps > BENCH_MAX_REPS) {
-        fprintf(stderr, "bench_sparse_dw: need batch >= 1 and 1 <= reps <= %d\n", BENCH_MAX_REPS);
+    if (bench_layer_args(argc, argv, "bench_sparse_dw", BENCH_MAX_REPS, &threads, &B, &reps))
         return 2;
-    }
     threads = sara_set_threads(threads);
     printf("Threads %d, batch %d, median of %d runs: wall s (CPU s of all threads) a weight gradient adds to the backward with dx; %s\n\n",
            threads, B, reps,
