@@ -112,7 +112,8 @@ int main(int argc, char **argv)
     threads = sara_set_threads(threads);
     printf("conv 3x3 stride 1, threads %d, batch %d, median (min-max) of %d runs, seconds; %s\n\n", threads, B, reps,
            sara_blas_description());
-    printf("| C -> O @ plane | layers | forward | GFLOP/s | dx | GFLOP/s | dx + dW | GFLOP/s |\n|---|---|---|---|---|---|---|---|\n");
+    printf("| C -> O @ plane | layers | forward | GFLOP/s | dx | GFLOP/s | dx + dW | GFLOP/s |\n");
+    printf("|---|---|---|---|---|---|---|---|\n");
     sara_rng r;
     rng_seed(&r, 1234);
     double sum[3] = {0, 0, 0};
@@ -138,7 +139,8 @@ int main(int argc, char **argv)
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("| **the model's 3x3 layers, summed** | | **%.4f** | | **%.4f** | | **%.4f** | |\n\n", sum[0], sum[1], sum[2]);
+    printf("| **the model's 3x3 layers, summed** | | **%.4f** | | **%.4f** | | **%.4f** | |\n\n", sum[0], sum[1],
+           sum[2]);
     printf("peak RSS %.1f MB\n", ru.ru_maxrss / 1024.0);
     printf("RESULT threads=%d batch=%d forward_s=%.4f dx_s=%.4f dx_dw_s=%.4f\n", threads, B, sum[0], sum[1], sum[2]);
     return 0;

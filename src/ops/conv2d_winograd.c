@@ -217,10 +217,10 @@ size_t conv_winograd_scratch_numel(const ops_conv_shape *s)
 static int wino_min(int a, int b) { return a < b ? a : b; }
 
 /* out[t] = Σ_k c_k · in[idx_k·stride + t] over the terms, for t < n: the steps of the filter
- * transforms (the data transforms fold their coefficients instead, below). The terms are summed left to right, in one pass per term count so that each
- * input is read once. The coefficients are copied to locals first: out may alias tm as far as
- * the compiler knows, and it then re-loaded every coefficient in every vector step (measured:
- * as many loads as the data's). */
+ * transforms (the data transforms fold their coefficients instead, below). The terms are
+ * summed left to right, in one pass per term count so that each input is read once. The
+ * coefficients are copied to locals first: out may alias tm as far as the compiler knows, and
+ * it then re-loaded every coefficient in every vector step (as many loads as the data's). */
 OPS_VECTOR_CLONES static void wino_lincomb(real *restrict out, const wino_terms *tm, const real *in, size_t stride,
                                            int n)
 {
@@ -318,11 +318,10 @@ static void wino_filter_grad(real *dw, const real *dU, size_t oc, const wino_pla
  * The tiles of a chunk are walked in blocks of at most WINO_BLOCK tiles that are contiguous
  * in V and Mh: several whole images of one channel when images are small, else tile rows of
  * one image (or strips of one tile row). A block's input rows are loaded (zero-padded) and
- * de-interleaved so that every transform step is a linear combination of whole arrays over
- * the block's tiles: contiguous, vectorised loops. The tile rows of the chunk are numbered
+ * de-interleaved into arrays over the block's tiles, so that the transforms run one tile per
+ * vector lane, and the outputs are merged back the same way. The tile rows of the chunk are numbered
  * R = image · th + ty; a block is tile rows [R0, R0 + nr), tile columns [tx0, tx0 + ntx). */
 #define WINO_BLOCK 128 /* tiles */
-#define WINO_SPAN (WINO_MAX_M * WINO_BLOCK + WINO_R - 1) /* input columns under a tile row */
 
 typedef struct {
     int R0, nr, tx0, ntx;
@@ -353,7 +352,8 @@ typedef struct {
 
 /* ph[j·js + t] = row[m·t + j] for j < m, t < n: the phases of a row (one pointer per phase
  * and `omp simd`: without either GCC kept the loop scalar). */
-__attribute__((always_inline)) static inline void wino_split_m(real *restrict ph, size_t js, const real *restrict row, int n, int m)
+__attribute__((always_inline)) static inline void wino_split_m(real *restrict ph, size_t js, const real *restrict row,
+                                                               int n, int m)
 {
     real *restrict p0 = ph, *restrict p1 = ph + js;
     if (m == 2) {
