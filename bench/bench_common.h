@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "model/unet_config.h"
 
@@ -29,6 +30,21 @@ static inline void reference_config(unet_config *c)
     c->norm_num_groups = 32;
     c->attention_head_dim = 32;
     c->num_class_embeds = BENCH_CLASSES;
+}
+
+/* Seconds on clock id (CLOCK_MONOTONIC: wall; CLOCK_PROCESS_CPUTIME_ID: CPU of all threads). */
+static inline double bench_clock_s(clockid_t id)
+{
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* qsort order of doubles, ascending (medians of repeated timings). */
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
 /* The options of the per-layer benchmarks, `--threads N --batch B --reps N` in any order, into

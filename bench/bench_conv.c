@@ -33,19 +33,6 @@ static const conv_case CASES[] = {
     {128, 128, 16, 7}, {192, 128, 16, 1}, {256, 128, 16, 2}, {128, 128, 8, 11}, {256, 128, 8, 3}, {64, 1, 32, 1},
 }; /* 38 layers, as bench_train --profile counts */
 
-static double clock_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct {
     ops_conv_shape s;
     float *x, *y, *dy, *dx, *w, *b, *dw, *scratch; /* (B,C,H,W) (B,O,H,W) (B,O,H,W) (B,C,H,W) (O,C,3,3) (O) (O,C,3,3) */
@@ -68,11 +55,11 @@ static void time_runs(const conv_layer *L, run_kind k, int reps, double out[3])
     double t[BENCH_MAX_REPS];
     run_once(L, k);
     for (int i = 0; i < reps; i++) {
-        double t0 = clock_s();
+        double t0 = bench_clock_s(CLOCK_MONOTONIC);
         run_once(L, k);
-        t[i] = clock_s() - t0;
+        t[i] = bench_clock_s(CLOCK_MONOTONIC) - t0;
     }
-    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    qsort(t, (size_t)reps, sizeof t[0], bench_cmp_double);
     out[0] = t[0], out[1] = t[reps / 2], out[2] = t[reps - 1];
 }
 

@@ -16,19 +16,6 @@
 #include "model/unet.h"
 #include "train/sample.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
     sara_process_prepare(argv);
@@ -64,15 +51,15 @@ int main(int argc, char **argv)
     for (int i = 0; labels && i < images; i++)
         labels[i] = i % BENCH_CLASSES;
     for (int r = 0; s == SARA_OK && r < repeats; r++) {
-        double t0 = now();
+        double t0 = bench_clock_s(CLOCK_MONOTONIC);
         s = sample_images(m, &sched, &so, labels, images, batch, (uint64_t)r, out);
-        times[r] = now() - t0;
+        times[r] = bench_clock_s(CLOCK_MONOTONIC) - t0;
     }
     if (s != SARA_OK) {
         fprintf(stderr, "bench_sample: %s\n", sara_last_error());
         return 1;
     }
-    qsort(times, (size_t)repeats, sizeof times[0], cmp_double);
+    qsort(times, (size_t)repeats, sizeof times[0], bench_cmp_double);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("RESULT impl=sara threads=%d images=%d batch=%d steps=%d repeats=%d median_s=%.3f min_s=%.3f max_s=%.3f "

@@ -46,19 +46,6 @@ static const layer_case CASES[] = {
 static const double DENSITIES[] = {0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5};
 #define N_DENS (sizeof DENSITIES / sizeof DENSITIES[0])
 
-static double clock_s(clockid_t id)
-{
-    struct timespec t;
-    clock_gettime(id, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct {
     const layer_case *lc;
     ops_conv_shape s;
@@ -84,13 +71,13 @@ static double time_sink(const bench_layer *L, const ops_sink *sink, int reps, do
     double t[BENCH_MAX_REPS], c[BENCH_MAX_REPS];
     run_once(L, sink);
     for (int i = 0; i < reps; i++) {
-        double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        double t0 = bench_clock_s(CLOCK_MONOTONIC), c0 = bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
         run_once(L, sink);
-        t[i] = clock_s(CLOCK_MONOTONIC) - t0;
-        c[i] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        t[i] = bench_clock_s(CLOCK_MONOTONIC) - t0;
+        c[i] = bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     }
-    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
-    qsort(c, (size_t)reps, sizeof c[0], cmp_double);
+    qsort(t, (size_t)reps, sizeof t[0], bench_cmp_double);
+    qsort(c, (size_t)reps, sizeof c[0], bench_cmp_double);
     *cpu = c[reps / 2] - L->dx_cpu;
     return t[reps / 2] - L->dx_wall;
 }

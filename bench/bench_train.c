@@ -163,22 +163,10 @@ static int args_parse(bench_args *a, int argc, char **argv)
 /* ------------------------------------------------------------------------------------------ */
 /* measurements */
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* CPU seconds of the whole process (all threads). Idle OpenMP threads sleep under the passive
  * wait policy, so this counts work, and other load on the machine disturbs it far less than
  * wall time: the *_cpu_s fields of the RESULT line. */
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+static double cpu_now(void) { return bench_clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 /* Resident set size now (VmRSS), in MiB; NAN if /proc is not readable. */
 static double rss_now_mb(void)
@@ -208,10 +196,10 @@ static double sgemm_peak_gflops(void)
         a[i] = b[i] = (float)(i % 13) * 0.01f;
     double best = 1e30;
     for (int r = 0; r < PEAK_REPEATS; r++) {
-        double t0 = now();
+        double t0 = bench_clock_s(CLOCK_MONOTONIC);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1.0f, a, (int)n, b, (int)n, 0.0f,
                     c, (int)n);
-        double t = now() - t0;
+        double t = bench_clock_s(CLOCK_MONOTONIC) - t0;
         best = t < best ? t : best;
     }
     free(a);
@@ -220,15 +208,9 @@ static double sgemm_peak_gflops(void)
     return 2.0 * (double)n * n * n / best / 1e9;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(double *x, int n)
 {
-    qsort(x, (size_t)n, sizeof(double), cmp_double);
+    qsort(x, (size_t)n, sizeof(double), bench_cmp_double);
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
@@ -303,9 +285,9 @@ static sara_status timed_backward(unet *m, const float *x, const float *t, const
 {
     SARA_TRY(unet_forward(m, x, t, labels, B, out));
     meth->zero_grad(meth);
-    double t0 = now(), c0 = cpu_now();
+    double t0 = bench_clock_s(CLOCK_MONOTONIC), c0 = cpu_now();
     SARA_TRY(unet_backward(m, dout, NULL, sinks));
-    *seconds = now() - t0;
+    *seconds = bench_clock_s(CLOCK_MONOTONIC) - t0;
     *cpu_seconds = cpu_now() - c0;
     return SARA_OK;
 }
