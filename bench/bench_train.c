@@ -50,7 +50,7 @@
 /* options */
 
 typedef struct {
-    int threads, batch, steps, warmup, wgrad_reps, sgemm_peak, info, profile, help;
+    int threads, batch, steps, warmup, wgrad_reps, sgemm_peak, info, profile, help, checkpointing;
     const char *method;
     method_options mo; /* budget, threshold, targets, progressive_iter, lambda_rank, lora_rank, lora_alpha */
 } bench_args;
@@ -79,6 +79,8 @@ static const arg_spec arg_specs[] = {
     A("lambda-rank", ARG_DOUBLE, mo.lambda_rank, "sara/selective: nuclear-norm weight (default 5e-4; 0: off)"),
     A("lora-rank", ARG_INT, mo.lora_rank, "lora: rank r (default 8)"),
     A("lora-alpha", ARG_DOUBLE, mo.lora_alpha, "lora: alpha (default 8)"),
+    A("gradient-checkpointing", ARG_FLAG, checkpointing,
+      "re-run ResNet/attention heads in backward instead of keeping them (as sara train's option)"),
     A("wgrad-reps", ARG_INT, wgrad_reps, "time the weight-gradient phase, median of N (default 0: off)"),
     A("sgemm-peak", ARG_INT, sgemm_peak, "1: measure the sgemm peak after training (default 1)"),
     A("info", ARG_FLAG, info, "print parameter counts (and SaRA's θ for --budget) and exit"),
@@ -92,7 +94,7 @@ static void args_usage(void)
 {
     printf("bench_train — seconds per training step and peak RSS on the reference configuration\n");
     for (int i = 0; i < N_ARGS; i++)
-        printf("  --%-18s %s\n", arg_specs[i].name, arg_specs[i].help);
+        printf("  --%-22s %s\n", arg_specs[i].name, arg_specs[i].help);
 }
 
 /* Stores `value` into the field of spec; 0 on success. */
@@ -311,8 +313,10 @@ static sara_status measure_wgrad(const bench_args *a, const unet_config *c, doub
                                                             : sara_fail(SARA_ERR_NOMEM, "out of memory timing wgrad");
     if (s == SARA_OK)
         s = method_create(&meth, a->method, m, &mo);
-    if (s == SARA_OK)
+    if (s == SARA_OK) {
+        unet_set_gradient_checkpointing(m, a->checkpointing);
         s = unet_reserve(m, B);
+    }
     if (s == SARA_OK) {
         sara_rng r;
         rng_seed(&r, WGRAD_SEED);
@@ -405,6 +409,7 @@ static sara_status run_training(const bench_args *a, unet *m, timing *t)
         o.lr = 1e-4; /* the value does not change the cost */
         o.keep_last = 1;
         o.method_opts = a->mo;
+        o.gradient_checkpointing = a->checkpointing;
         schedule_init(&sched, SCHEDULE_LINEAR, 1000, 1e-4, 0.02, PREDICT_EPSILON);
         s = train_run(m, &sched, &d, &o, on_step, t);
         char cmd[128];
@@ -492,11 +497,11 @@ int main(int argc, char **argv)
            "peak_rss_mb=%.1f base_rss_mb=%.1f trainable=%" PRId64 " state_mb=%.2f plan_mb=%.1f wgrad_s=%s bwd_s=%s "
            "budget=%" PRId64 " threshold=%g lora_rank=%d progressive_iter=%" PRId64 " lambda_rank=%g "
            "gflop_per_step=%.2f gflops=%.1f sgemm_peak_gflops=%.1f peak_fraction=%.3f cpu_median_s=%.4f "
-           "wgrad_cpu_s=%s bwd_cpu_s=%s blas=\"%s\"\n",
+           "wgrad_cpu_s=%s bwd_cpu_s=%s checkpointing=%d blas=\"%s\"\n",
            a.method, a.threads, a.batch, t.n, med, min_s, max_s, (double)ru.ru_maxrss / 1024.0, base_rss, t.trainable,
            (double)t.state_bytes / MIB, (double)t.plan_bytes / MIB, ws, bs, a.mo.budget, a.mo.threshold,
            a.mo.lora_rank, a.mo.progressive_iter, a.mo.lambda_rank, flops / 1e9, flops / med / 1e9, peak,
-           flops / med / 1e9 / peak, cpu_med, wcs, bcs, sara_blas_description());
+           flops / med / 1e9 / peak, cpu_med, wcs, bcs, a.checkpointing, sara_blas_description());
     free(t.times);
     free(t.cpu);
     return 0;

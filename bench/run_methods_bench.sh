@@ -12,7 +12,9 @@
 #
 #   bench/run_methods_bench.sh [threads=2] [batch sizes="8 32 64"]
 # Environment: BUILD (build), STEPS (5 timed steps after 1 warm-up), STEPS_LARGE (for batch ≥ 64, 5),
-# WGRAD_REPS (3; 0 skips the weight-gradient timing), SVG (docs/fig5.svg), RAW (keep the RESULT lines).
+# WGRAD_REPS (3; 0 skips the weight-gradient timing), SVG (docs/fig5.svg), RAW (keep the RESULT lines),
+# CHECKPOINTING (1: gradient checkpointing on both sides: bench_train's --gradient-checkpointing and
+# torch.utils.checkpoint around every ResNet and attention block).
 # Runtime of the default grid at 2 threads on the 2-core machine: about 20–25 minutes (estimated from
 # about 0.75 / 3 / 6 s per full fine-tuning step at batch 8 / 32 / 64: 42 runs of 1 + 5 steps plus
 # start-up, and 3 × 2 extra forward+backward passes per sara run for the weight-gradient phase;
@@ -27,6 +29,9 @@ STEPS_LARGE=${STEPS_LARGE:-5}
 WGRAD_REPS=${WGRAD_REPS:-3}
 SVG=${SVG:-docs/fig5.svg}
 PYTHON=${PYTHON:-/usr/bin/python3}
+CHECKPOINTING=${CHECKPOINTING:-0}
+ck=()
+[[ "$CHECKPOINTING" == 0 ]] || ck=(--gradient-checkpointing)
 make -s BUILD="$BUILD" bench >/dev/null
 
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
@@ -51,6 +56,7 @@ echo "Reference model: $params parameters. 5 % = $b5 entries (θ = $theta5 on sa
 echo "(θ = $theta20); LoRA: $per_rank parameters per unit of rank, so r = $r_match matches 5 %."
 echo "Threads: $threads. Timed steps: $STEPS ($STEPS_LARGE at batch ≥ 64) after 1 warm-up; peak RSS of the whole"
 echo "process (PyTorch's includes about 230 MB of library, its RSS at start is in brackets as +Δ)."
+[[ "$CHECKPOINTING" == 0 ]] || echo "Gradient checkpointing on both sides (every ResNet and attention block)."
 echo
 
 data=$(mktemp)
@@ -66,10 +72,10 @@ for batch in $batches; do
   for i in "${!labels[@]}"; do
     # shellcheck disable=SC2086 # options are word lists on purpose
     s=$("$BUILD"/bench_train --threads "$threads" --batch "$batch" --steps "$steps" --warmup 1 --sgemm-peak 0 \
-        --wgrad-reps "$WGRAD_REPS" ${options[$i]} | grep '^RESULT' || true)
+        --wgrad-reps "$WGRAD_REPS" ${options[$i]} "${ck[@]}" | grep '^RESULT' || true)
     # shellcheck disable=SC2086
     p=$("$PYTHON" bench/torch_train.py --threads "$threads" --batch "$batch" --steps "$steps" --warmup 1 \
-        ${options[$i]} | grep '^RESULT' || true)
+        ${options[$i]} "${ck[@]}" | grep '^RESULT' || true)
     printf '%s\n%s\n' "$s" "$p" >>"$raw"
     sm=$(field median_s "$s"); pm=$(field median_s "$p")
     ours="failed"; theirs="failed"; ratio="–"; srss="–"; prss="–"; state="–"; wgrad="–"

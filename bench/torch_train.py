@@ -22,6 +22,9 @@ by parameter order, then flat index), else |p| < --threshold. The model's random
 default init, so the entries differ from bench_train's but the counts are equal. --progressive-iter
 defaults to warmup + steps: never inside the timed window.
 
+--gradient-checkpointing re-runs every ResNet and attention block's forward in backward
+(torch.utils.checkpoint per module, as diffusers does), like bench_train's option.
+
   /usr/bin/python3 bench/torch_train.py --threads 1 --batch 32 --steps 5 --warmup 1 [--method sara --budget N]
 """
 import argparse
@@ -37,7 +40,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools", "fixtures"))
-from unet_reference import UNet2DModel  # noqa: E402
+from unet_reference import Attention, ResnetBlock2D, UNet2DModel  # noqa: E402
 from make_lora_fixtures import LoraWrapped  # noqa: E402
 
 REFERENCE = {
@@ -256,6 +259,20 @@ class Selective:
 METHODS = {"full": Full, "lora": Lora, "sara": Sara, "selective": Selective}
 
 
+def checkpoint_blocks():
+    """Every ResnetBlock2D and Attention forward runs under torch.utils.checkpoint, as diffusers'
+    enable_gradient_checkpointing wraps each resnet and attention module of its blocks."""
+    from torch.utils.checkpoint import checkpoint
+
+    for cls in (ResnetBlock2D, Attention):
+        plain = cls.forward
+
+        def forward(self, *args, _plain=plain):
+            return checkpoint(_plain, self, *args, use_reentrant=False)
+
+        cls.forward = forward
+
+
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
@@ -271,6 +288,9 @@ def parse_args():
     ap.add_argument("--lora-rank", type=int, default=8)
     ap.add_argument("--lora-alpha", type=float, default=8.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--gradient-checkpointing", action="store_true",
+                    help="torch.utils.checkpoint around every ResNet and attention block (diffusers' per-module "
+                         "gradient checkpointing)")
     a = ap.parse_args()
     if a.batch <= 0 or a.steps <= 0 or a.warmup < 0:
         ap.error("batch and steps must be positive, warmup not negative")
@@ -287,6 +307,8 @@ def main():
     base_rss = rss_now_mb()
     torch.manual_seed(a.seed)
     random.seed(a.seed)
+    if a.gradient_checkpointing:
+        checkpoint_blocks()
     model = UNet2DModel(REFERENCE)
     method = METHODS[a.method](model, a)
     ac = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000), 0)
@@ -313,7 +335,7 @@ def main():
           f"peak_rss_mb={rss:.1f} base_rss_mb={base_rss:.1f} trainable={method.trainable} "
           f"state_mb={method.state_bytes / MIB:.2f} budget={a.budget} threshold={a.threshold:g} "
           f"lora_rank={a.lora_rank} progressive_iter={a.progressive_iter} lambda_rank={a.lambda_rank:g} "
-          f"torch={torch.__version__}")
+          f"checkpointing={int(a.gradient_checkpointing)} torch={torch.__version__}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@
 
 /* EMA decay of the runs below (0: off); set by the EMA test only. */
 static double run_ema_decay;
+/* Gradient checkpointing in the runs below; set by its test only. */
+static int run_checkpointing;
 
 static void synthetic_dataset(sara_dataset *d, float *images, int64_t *labels)
 {
@@ -67,6 +69,7 @@ static float *run(const char *method, const char *out_dir, int64_t steps, int re
     o.method_opts.lambda_rank = 1e-2;
     o.method_opts.lora_rank = 2;
     o.ema_decay = run_ema_decay;
+    o.gradient_checkpointing = run_checkpointing;
     sara_status s = train_run(m, &sched, &d, &o, NULL, NULL);
     /* the model's weights followed by the LoRA table's (empty unless LoRA trained) */
     float *w = NULL;
@@ -174,6 +177,28 @@ TEST(train_resume_is_bit_exact_with_ema)
     CHECK_MSG(memcmp(raw, unet_params(ema)->data, n * sizeof(float)), "the exported model is not the EMA");
     free(raw);
     unet_free(ema);
+}
+
+/* Gradient checkpointing changes where backward gets its activations, never their bits: training
+ * with it gives the same weights, for SaRA (sparse sinks, a progressive step) and LoRA (whose
+ * branches' inputs backward then re-forms). */
+TEST(train_gradient_checkpointing_gives_the_same_weights)
+{
+    const char *methods[] = {"sara", "lora", "full"};
+    for (int i = 0; i < 3; i++) {
+        char a[600], b[600];
+        snprintf(a, sizeof a, "%s/%s-plain", test_tmpdir(), methods[i]);
+        snprintf(b, sizeof b, "%s/%s-checkpointing", test_tmpdir(), methods[i]);
+        size_t n1 = 0, n2 = 0;
+        float *w1 = run(methods[i], a, 4, 0, 2, &n1);
+        run_checkpointing = 1;
+        float *w2 = run(methods[i], b, 4, 0, 2, &n2);
+        run_checkpointing = 0;
+        int same = w1 && w2 && n1 == n2 && !memcmp(w1, w2, n1 * sizeof(float));
+        free(w1);
+        free(w2);
+        CHECK_MSG(same, "%s: weights differ with gradient checkpointing", methods[i]);
+    }
 }
 
 /* The gradient norm's Σ g² (threaded, in blocks) equals a long-double sum to double rounding,

@@ -428,7 +428,10 @@ static void give_kept(unet *m, layer *L)
     }
 }
 
-static void resnet_forward(unet *m, layer *L, int B, const float *x, float *y)
+/* The part of a ResNet block's forward that its backward needs: norm1's statistics, h (conv1
+ * output + time projection) and norm2's statistics, kept in L. Returns conv2's input
+ * silu(norm2(h)) (B, Co, H, W), taken from the pool for the caller to give back. */
+static float *resnet_head(unet *m, layer *L, int B, const float *x)
 {
     unet_pool *a = &m->mem;
     int HW = L->H * L->W;
@@ -447,6 +450,14 @@ static void resnet_forward(unet *m, layer *L, int B, const float *x, float *y)
     give(a, tp);
     act = take(a, out_n);                    /* (B, Co, H, W) silu(norm2(h)) = conv2 input */
     norm_silu_fwd(m, &L->n2, B, HW, L->h, act, L->n2_mean, L->n2_rstd);
+    return act;
+}
+
+static void resnet_forward(unet *m, layer *L, int B, const float *x, float *y)
+{
+    unet_pool *a = &m->mem;
+    int64_t out_n = (int64_t)B * L->Co * L->H * L->W;
+    float *act = resnet_head(m, L, B, x);
     conv_fwd(m, &L->c2, B, act, y);
     give(a, act);
     float *sc = L->has_sc ? take(a, out_n) : NULL; /* (B, Co, H, W) shortcut output */
@@ -460,7 +471,9 @@ static void resnet_forward(unet *m, layer *L, int B, const float *x, float *y)
     give(a, sc);
 }
 
-static void attention_fwd(unet *m, layer *L, int B, const float *x, float *y)
+/* The part of an attention block's forward that its backward needs, kept in L: group_norm's
+ * statistics, the tokens, q, k, v, the probabilities and the attention output. */
+static void attention_head(unet *m, layer *L, int B, const float *x)
 {
     unet_pool *a = &m->mem;
     int C = L->C, T = L->H * L->W;
@@ -483,6 +496,14 @@ static void attention_fwd(unet *m, layer *L, int B, const float *x, float *y)
     lin_fwd(m, &L->v, B * T, L->t, L->vb);
     if (!planning(m))
         attention_forward(L->att, L->probs, L->qb, L->kb, L->vb, B, T, L->heads, L->D);
+}
+
+static void attention_fwd(unet *m, layer *L, int B, const float *x, float *y)
+{
+    unet_pool *a = &m->mem;
+    int C = L->C, T = L->H * L->W;
+    int64_t n = (int64_t)B * C * T;
+    attention_head(m, L, B, x);
     float *proj = take(a, n);                  /* (B, T, C) to_out.0 output */
     lin_fwd(m, &L->o, B * T, L->att, proj);
     if (!planning(m)) {
@@ -494,8 +515,19 @@ static void attention_fwd(unet *m, layer *L, int B, const float *x, float *y)
     give(a, proj);
 }
 
+/* Under gradient checkpointing a training forward keeps nothing of these layers but their
+ * outputs (their h, tokens, q, k, v and probabilities are most of the activations); their
+ * backward re-runs the head of their forward first (refill). */
+static int checkpointed(const unet *m, const layer *L)
+{
+    return m->checkpointing && (L->kind == L_RESNET || L->kind == L_ATTN);
+}
+
 static void layer_forward(unet *m, layer *L, int B)
 {
+    int keep = m->keep;
+    if (checkpointed(m, L))
+        m->keep = 0;
     const float *x = m->bufs[L->in].data;
     float *y = m->bufs[L->out].data;
     int HW = L->H * L->W;
@@ -524,6 +556,7 @@ static void layer_forward(unet *m, layer *L, int B)
     }
     if (!m->keep)
         give_kept(m, L);
+    m->keep = keep;
 }
 
 static void time_embedding_forward(unet *m, int B)
@@ -630,8 +663,10 @@ static float *grad_of(unet *m, int id, int B)
     return m->bufs[id].grad;
 }
 
-static void resnet_backward(unet *m, layer *L, int B, const float *x, const float *dy, float *dx,
-                            const ops_sink *sinks)
+/* act: conv2's input when the caller has it (refill), else NULL: re-formed here. The gradient of
+ * x is taken only after conv1's input is given back: the two are the block's largest buffers. */
+static void resnet_backward(unet *m, layer *L, int B, const float *x, const float *dy, const ops_sink *sinks,
+                            float *act)
 {
     unet_pool *g = &m->mem;
     int HW = L->H * L->W;
@@ -641,8 +676,10 @@ static void resnet_backward(unet *m, layer *L, int B, const float *x, const floa
         for (int64_t i = 0; i < out_n; i++)
             d[i] = dy[i] / L->scale;
     const float *dout = d ? d : dy;
-    float *act = take(g, out_n);                 /* (B, Co, H, W) conv2's input again */
-    norm_silu_redo(m, &L->n2, B, HW, L->h, act, L->n2_mean, L->n2_rstd);
+    if (!act) {
+        act = take(g, out_n);                    /* (B, Co, H, W) conv2's input again */
+        norm_silu_redo(m, &L->n2, B, HW, L->h, act, L->n2_mean, L->n2_rstd);
+    }
     float *dact = take_zero(g, out_n);           /* (B, Co, H, W) its gradient */
     conv_bwd(m, &L->c2, B, act, dout, dact, sinks);
     give(g, act);
@@ -660,6 +697,7 @@ static void resnet_backward(unet *m, layer *L, int B, const float *x, const floa
     conv_bwd(m, &L->c1, B, act, dh, dact, sinks);
     give(g, act);
     give(g, dh);
+    float *dx = grad_of(m, L->in, B);
     norm_silu_bwd(m, &L->n1, B, HW, x, dact, dx, L->n1_mean, L->n1_rstd, sinks);
     give(g, dact);
     if (L->has_sc)
@@ -723,20 +761,37 @@ static void rebuild(unet *m, int id, int B)
     layer_forward(m, P, B);
 }
 
+/* Under gradient checkpointing: re-runs the head of layer L's forward (a ResNet or attention
+ * block), keeping what its backward needs. Same kernels on the same inputs, so the same bits as a
+ * training forward keeps. Returns a ResNet block's conv2 input (its backward needs it next). */
+static float *refill(unet *m, layer *L, int B, const float *x)
+{
+    int tag = m->mem.tag;
+    m->mem.tag = POOL_ACT;
+    float *act = NULL;
+    if (L->kind == L_RESNET)
+        act = resnet_head(m, L, B, x);
+    else
+        attention_head(m, L, B, x);
+    m->mem.tag = tag;
+    return act;
+}
+
 static void layer_backward(unet *m, layer *L, int B, const ops_sink *sinks)
 {
     if (L->kind != L_CONCAT && L->kind != L_UPSAMPLE) /* the layers whose backward reads x */
         rebuild(m, L->in, B);
     const float *x = m->bufs[L->in].data;
+    float *act = checkpointed(m, L) ? refill(m, L, B, x) : NULL;
     float *dy = m->bufs[L->out].grad;
-    float *dx = grad_of(m, L->in, B);
+    float *dx = L->kind == L_RESNET ? NULL : grad_of(m, L->in, B); /* a ResNet block takes it later */
     int HW = L->H * L->W;
     switch (L->kind) {
     case L_CONV:
         conv_bwd(m, &L->conv, B, x, dy, dx, sinks);
         break;
     case L_RESNET:
-        resnet_backward(m, L, B, x, dy, dx, sinks);
+        resnet_backward(m, L, B, x, dy, sinks, act);
         break;
     case L_ATTN:
         attention_bwd(m, L, B, x, dy, dx, sinks);
@@ -838,6 +893,17 @@ static sara_status ensure_plan(unet *m, int mode, int B)
     m->plan_mode = mode;
     m->plan_B = B;
     return SARA_OK;
+}
+
+void unet_set_gradient_checkpointing(unet *m, int on)
+{
+    on = on != 0;
+    if (m->checkpointing == on)
+        return;
+    m->checkpointing = on;
+    m->saved = 0;                     /* a kept forward of the other kind has no matching backward */
+    m->plan_mode = UNET_PLAN_NONE;    /* the training plan changes: plan again */
+    m->reserved_B = 0;
 }
 
 sara_status unet_reserve(unet *m, int B)

@@ -35,6 +35,13 @@ void unet_free(unet *m);
 const unet_config *unet_get_config(const unet *m);
 param_table *unet_params(unet *m);
 
+/* Gradient checkpointing (off by default): a training forward keeps only the layer outputs of
+ * ResNet and attention blocks, not their h, tokens, q, k, v and probabilities, and backward re-runs
+ * the first part of each such block's forward before its backward. Gradients are the same bits;
+ * the activations kept shrink by about half, at the price of about one more conv per ResNet
+ * block. Takes effect at the next unet_forward (which plans again). */
+void unet_set_gradient_checkpointing(unet *m, int on);
+
 /* Plans the training and inference passes for batch B and allocates the training arena (forward
  * and backward calls plan themselves when the batch changes; this does it up front). */
 sara_status unet_reserve(unet *m, int B);

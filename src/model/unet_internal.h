@@ -92,6 +92,7 @@ struct unet {
     int class_emb;             /* class_embedding.weight, or -1 */
     unet_pool mem;             /* every activation, gradient and scratch buffer */
     int keep;                  /* 1 while a training forward runs: keep what backward needs */
+    int checkpointing;         /* 1: ResNet and attention blocks keep only their outputs (refill) */
     int plan_mode, plan_B;     /* the pass mem.cap was last planned for (UNET_PLAN_*, batch) */
     unet_memory_plan report;   /* the training and inference plans at the reserved batch */
     int reserved_B;            /* batch of the last unet_reserve */

@@ -44,20 +44,37 @@ static void done_forward(unet *m, lora_p *l)
     }
 }
 
-void unet_lora_conv_forward(unet *m, conv_p *c, int B, const float *x, float *y)
+/* xa (B, r, Ho, Wo) = A(x), taken from the pool into l->xa. */
+static void conv_xa(unet *m, conv_p *c, int B, const float *x)
 {
     lora_p *l = &c->lora;
     ops_conv_shape s = branch_shape(c, B);
-    int hw = l->rows, O = c->s.O, r = l->r;
-    l->xa = take_xa(m, l, (int64_t)B * hw);
+    l->xa = take_xa(m, l, (int64_t)B * l->rows);
     float *scratch = unet_take_scratch(m, conv2d_scratch_numel(&s));
-    if (!m->mem.planning) {
+    if (!m->mem.planning)
         conv2d_forward(l->xa, x, LP(m, l->a), NULL, &s, scratch);
+    unet_give(&m->mem, scratch);
+}
+
+/* xa (N, r) = x Aᵀ, taken from the pool into l->lora.xa. */
+static void linear_xa(unet *m, lin_p *l, int N, const float *x)
+{
+    lora_p *p = &l->lora;
+    p->xa = take_xa(m, p, N);
+    if (!m->mem.planning)
+        linear_forward(p->xa, x, LP(m, p->a), NULL, N, l->I, p->r);
+}
+
+void unet_lora_conv_forward(unet *m, conv_p *c, int B, const float *x, float *y)
+{
+    lora_p *l = &c->lora;
+    int hw = l->rows, O = c->s.O, r = l->r;
+    conv_xa(m, c, B, x);
+    if (!m->mem.planning) {
         for (int b = 0; b < B; b++) /* y_b (O, HW) += scale · B (O, r) · xa_b (r, HW) */
             ops_gemm(0, 0, O, hw, r, l->scale, LP(m, l->b), r, l->xa + (size_t)b * r * hw, hw, 1.0f,
                      y + (size_t)b * O * hw, hw);
     }
-    unet_give(&m->mem, scratch);
     done_forward(m, l);
 }
 
@@ -67,6 +84,8 @@ void unet_lora_conv_backward(unet *m, conv_p *c, int B, const float *x, const fl
     lora_p *l = &c->lora;
     ops_conv_shape s = branch_shape(c, B);
     int hw = l->rows, O = c->s.O, r = l->r;
+    if (!l->xa) /* a forward under gradient checkpointing did not keep it */
+        conv_xa(m, c, B, x);
     float *db = dense_target(lora_sink(m, sinks, l->b));
     float *dxa = take_xa(m, l, (int64_t)B * hw); /* (B, r, Ho, Wo), every entry written below */
     float *scratch = unet_take_scratch(m, conv2d_scratch_numel(&s));
@@ -89,11 +108,9 @@ void unet_lora_conv_backward(unet *m, conv_p *c, int B, const float *x, const fl
 void unet_lora_linear_forward(unet *m, lin_p *l, int N, const float *x, float *y)
 {
     lora_p *p = &l->lora;
-    p->xa = take_xa(m, p, N);
-    if (!m->mem.planning) {
-        linear_forward(p->xa, x, LP(m, p->a), NULL, N, l->I, p->r);                             /* xa (N, r) */
-        ops_gemm(0, 1, N, l->O, p->r, p->scale, p->xa, p->r, LP(m, p->b), p->r, 1.0f, y, l->O); /* y += s·xa·Bᵀ */
-    }
+    linear_xa(m, l, N, x);
+    if (!m->mem.planning) /* y += s·xa·Bᵀ */
+        ops_gemm(0, 1, N, l->O, p->r, p->scale, p->xa, p->r, LP(m, p->b), p->r, 1.0f, y, l->O);
     done_forward(m, p);
 }
 
@@ -101,6 +118,8 @@ void unet_lora_linear_backward(unet *m, lin_p *l, int N, const float *x, const f
                                const ops_sink *sinks)
 {
     lora_p *p = &l->lora;
+    if (!p->xa) /* a forward under gradient checkpointing did not keep it */
+        linear_xa(m, l, N, x);
     float *db = dense_target(lora_sink(m, sinks, p->b));
     float *dxa = take_xa(m, p, N); /* (N, r), written by the first product */
     if (!m->mem.planning) {

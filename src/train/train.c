@@ -524,6 +524,7 @@ static sara_status trainer_init(trainer *tr, unet *m, const noise_schedule *sche
     if (!tr->idx || !tr->labels || !tr->t || !tr->tf || !tr->x0 || !tr->noise || !tr->xt || !tr->target || !tr->pred ||
         !tr->dpred)
         return sara_fail(SARA_ERR_NOMEM, "out of memory allocating batch buffers");
+    unet_set_gradient_checkpointing(m, o->gradient_checkpointing);
     return unet_reserve(m, B);
 }
 

@@ -33,6 +33,7 @@ typedef struct {
     int64_t null_label;         /* the "no class" label, or -1 */
     int resume;                 /* continue from the newest checkpoint in out_dir */
     int max_bad_steps;          /* stop after this many consecutive non-finite steps */
+    int gradient_checkpointing; /* 1: re-run ResNet/attention heads in backward (less memory, same bits) */
     const char *config_json;    /* the effective configuration, stored in checkpoints (may be NULL) */
     /* Polled after every step (may be NULL): non-zero asks the run to stop. It writes a checkpoint
      * of the step just done and returns SARA_ERR_INTERRUPTED; --resume continues bit-exactly. The

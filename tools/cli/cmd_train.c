@@ -39,7 +39,7 @@ typedef struct {
     int64_t steps, warmup, seed, save_every;
     double lora_alpha;
     double lr, max_grad_norm, weight_decay, beta1, beta2, adam_eps, ema_decay, label_dropout, guidance;
-    int resume, random_crop;
+    int resume, random_crop, gradient_checkpointing;
 } train_args;
 
 #define R(field, type, name, def, help) OPT_ROW(train_args, field, type, name, def, help)
@@ -76,6 +76,8 @@ static const opt_spec train_specs[] = {
     R(max_bad_steps, OPT_INT, "max-bad-steps", "10", "stop after this many consecutive steps with a NaN/Inf loss or "
                                                      "gradient (each is skipped; the last good checkpoint is kept)"),
     R(threads, OPT_INT, "threads", "0", "threads (0: all cores)"),
+    R(gradient_checkpointing, OPT_FLAG, "gradient-checkpointing", NULL, "keep only block outputs and re-run each ResNet/"
+                                        "attention block's first half in backward: less memory, same gradients, slower"),
     R(beta_schedule, OPT_STRING, "beta-schedule", "linear", "noise schedule when training from scratch"),
     R(prediction_type, OPT_STRING, "prediction-type", "epsilon", "epsilon or v_prediction (from scratch)"),
     R(num_train_timesteps, OPT_INT, "num-train-timesteps", "1000", "diffusion steps (from scratch)"),
@@ -278,6 +280,7 @@ static sara_status run(const train_args *a, const char *config_json)
     o.null_label = mi->null_label;
     o.resume = a->resume;
     o.max_bad_steps = a->max_bad_steps;
+    o.gradient_checkpointing = a->gradient_checkpointing;
     o.config_json = config_json;
     o.stop = &stop_signal;
     if (s == SARA_OK)
