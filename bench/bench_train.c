@@ -44,13 +44,14 @@
 #define PEAK_REPEATS 5
 #define MIB (1024.0 * 1024.0)
 #define PROGRESSIVE_UNSET INT64_MIN
+#define BENCH_MAX_WIDTH 8      /* 512–1024 channels: beyond what this machine trains in minutes */
 
 
 /* ------------------------------------------------------------------------------------------ */
 /* options */
 
 typedef struct {
-    int threads, batch, steps, warmup, wgrad_reps, sgemm_peak, info, profile, help, checkpointing;
+    int threads, batch, steps, warmup, wgrad_reps, sgemm_peak, info, profile, help, checkpointing, width;
     const char *method;
     method_options mo; /* budget, threshold, targets, progressive_iter, lambda_rank, lora_rank, lora_alpha */
 } bench_args;
@@ -79,6 +80,7 @@ static const arg_spec arg_specs[] = {
     A("lambda-rank", ARG_DOUBLE, mo.lambda_rank, "sara/selective: nuclear-norm weight (default 5e-4; 0: off)"),
     A("lora-rank", ARG_INT, mo.lora_rank, "lora: rank r (default 8)"),
     A("lora-alpha", ARG_DOUBLE, mo.lora_alpha, "lora: alpha (default 8)"),
+    A("width", ARG_INT, width, "channels times this (default 1: the reference model; 2: about 4× the parameters)"),
     A("gradient-checkpointing", ARG_FLAG, checkpointing,
       "re-run ResNet/attention heads in backward instead of keeping them (as sara train's option)"),
     A("wgrad-reps", ARG_INT, wgrad_reps, "time the weight-gradient phase, median of N (default 0: off)"),
@@ -133,6 +135,7 @@ static int args_parse(bench_args *a, int argc, char **argv)
     a->steps = 5;
     a->warmup = 1;
     a->sgemm_peak = 1;
+    a->width = 1;
     a->method = "full";
     a->mo.progressive_iter = PROGRESSIVE_UNSET;
     for (int i = 1; i < argc; i++) {
@@ -155,6 +158,10 @@ static int args_parse(bench_args *a, int argc, char **argv)
     }
     if (a->batch <= 0 || a->steps <= 0 || a->warmup < 0 || a->wgrad_reps < 0) {
         fprintf(stderr, "bench_train: batch and steps must be positive, warmup and wgrad-reps not negative\n");
+        return 1;
+    }
+    if (a->width < 1 || a->width > BENCH_MAX_WIDTH) {
+        fprintf(stderr, "bench_train: --width must lie in [1, %d]\n", BENCH_MAX_WIDTH);
         return 1;
     }
     if (a->mo.progressive_iter == PROGRESSIVE_UNSET) /* ≥ the run's steps: never */
@@ -444,7 +451,7 @@ int main(int argc, char **argv)
     sara_set_threads(a.threads);
     double base_rss = rss_now_mb();
     unet_config c;
-    reference_config(&c);
+    reference_config_wide(&c, a.width);
     if (a.info) {
         if (print_info(&a, &c) != SARA_OK) {
             fprintf(stderr, "bench_train: %s\n", sara_last_error());
@@ -497,11 +504,11 @@ int main(int argc, char **argv)
            "peak_rss_mb=%.1f base_rss_mb=%.1f trainable=%" PRId64 " state_mb=%.2f plan_mb=%.1f wgrad_s=%s bwd_s=%s "
            "budget=%" PRId64 " threshold=%g lora_rank=%d progressive_iter=%" PRId64 " lambda_rank=%g "
            "gflop_per_step=%.2f gflops=%.1f sgemm_peak_gflops=%.1f peak_fraction=%.3f cpu_median_s=%.4f "
-           "wgrad_cpu_s=%s bwd_cpu_s=%s checkpointing=%d blas=\"%s\"\n",
+           "wgrad_cpu_s=%s bwd_cpu_s=%s checkpointing=%d width=%d blas=\"%s\"\n",
            a.method, a.threads, a.batch, t.n, med, min_s, max_s, (double)ru.ru_maxrss / 1024.0, base_rss, t.trainable,
            (double)t.state_bytes / MIB, (double)t.plan_bytes / MIB, ws, bs, a.mo.budget, a.mo.threshold,
            a.mo.lora_rank, a.mo.progressive_iter, a.mo.lambda_rank, flops / 1e9, flops / med / 1e9, peak,
-           flops / med / 1e9 / peak, cpu_med, wcs, bcs, a.checkpointing, sara_blas_description());
+           flops / med / 1e9 / peak, cpu_med, wcs, bcs, a.checkpointing, a.width, sara_blas_description());
     free(t.times);
     free(t.cpu);
     return 0;

@@ -14,7 +14,8 @@
 # Environment: BUILD (build), STEPS (5 timed steps after 1 warm-up), STEPS_LARGE (for batch ≥ 64, 5),
 # WGRAD_REPS (3; 0 skips the weight-gradient timing), SVG (docs/fig5.svg), RAW (keep the RESULT lines),
 # CHECKPOINTING (1: gradient checkpointing on both sides: bench_train's --gradient-checkpointing and
-# torch.utils.checkpoint around every ResNet and attention block).
+# torch.utils.checkpoint around every ResNet and attention block), WIDTH (channels times this on both
+# sides, 1: the reference model; 2 holds about 4× the parameters).
 # Runtime of the default grid at 2 threads on the 2-core machine: about 20–25 minutes (estimated from
 # about 0.75 / 3 / 6 s per full fine-tuning step at batch 8 / 32 / 64: 42 runs of 1 + 5 steps plus
 # start-up, and 3 × 2 extra forward+backward passes per sara run for the weight-gradient phase;
@@ -30,28 +31,30 @@ WGRAD_REPS=${WGRAD_REPS:-3}
 SVG=${SVG:-docs/fig5.svg}
 PYTHON=${PYTHON:-/usr/bin/python3}
 CHECKPOINTING=${CHECKPOINTING:-0}
-ck=()
-[[ "$CHECKPOINTING" == 0 ]] || ck=(--gradient-checkpointing)
+WIDTH=${WIDTH:-1}
+extra=(--width "$WIDTH")
+[[ "$CHECKPOINTING" == 0 ]] || extra+=(--gradient-checkpointing)
 make -s BUILD="$BUILD" bench >/dev/null
 
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
 mb() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
 
-info=$("$BUILD"/bench_train --info)
+info=$("$BUILD"/bench_train --info --width "$WIDTH")
 params=$(field params "$info")
 per_rank=$(field lora_params_per_rank "$info")
 b5=$(( (params * 5 + 50) / 100 ))
 b20=$(( (params * 20 + 50) / 100 ))
 r_match=$(( (b5 + per_rank / 2) / per_rank ))
 (( r_match >= 1 )) || r_match=1
-theta5=$(field theta "$("$BUILD"/bench_train --info --budget "$b5")")
-theta20=$(field theta "$("$BUILD"/bench_train --info --budget "$b20")")
+theta5=$(field theta "$("$BUILD"/bench_train --info --width "$WIDTH" --budget "$b5")")
+theta20=$(field theta "$("$BUILD"/bench_train --info --width "$WIDTH" --budget "$b20")")
 
 labels=("full" "LoRA r=8" "LoRA r=$r_match" "SaRA 5%" "SaRA 20%" "selective 5%" "selective 20%")
 options=("--method full" "--method lora --lora-rank 8" "--method lora --lora-rank $r_match"
          "--method sara --budget $b5" "--method sara --budget $b20"
          "--method selective --budget $b5" "--method selective --budget $b20")
 
+[[ "$WIDTH" == 1 ]] || echo "Width $WIDTH: every block's channels times $WIDTH."
 echo "Reference model: $params parameters. 5 % = $b5 entries (θ = $theta5 on sara's init), 20 % = $b20"
 echo "(θ = $theta20); LoRA: $per_rank parameters per unit of rank, so r = $r_match matches 5 %."
 echo "Threads: $threads. Timed steps: $STEPS ($STEPS_LARGE at batch ≥ 64) after 1 warm-up; peak RSS of the whole"
@@ -72,10 +75,10 @@ for batch in $batches; do
   for i in "${!labels[@]}"; do
     # shellcheck disable=SC2086 # options are word lists on purpose
     s=$("$BUILD"/bench_train --threads "$threads" --batch "$batch" --steps "$steps" --warmup 1 --sgemm-peak 0 \
-        --wgrad-reps "$WGRAD_REPS" ${options[$i]} "${ck[@]}" | grep '^RESULT' || true)
+        --wgrad-reps "$WGRAD_REPS" ${options[$i]} "${extra[@]}" | grep '^RESULT' || true)
     # shellcheck disable=SC2086
     p=$("$PYTHON" bench/torch_train.py --threads "$threads" --batch "$batch" --steps "$steps" --warmup 1 \
-        ${options[$i]} "${ck[@]}" | grep '^RESULT' || true)
+        ${options[$i]} "${extra[@]}" | grep '^RESULT' || true)
     printf '%s\n%s\n' "$s" "$p" >>"$raw"
     sm=$(field median_s "$s"); pm=$(field median_s "$p")
     ours="failed"; theirs="failed"; ratio="–"; srss="–"; prss="–"; state="–"; wgrad="–"

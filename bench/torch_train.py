@@ -288,12 +288,15 @@ def parse_args():
     ap.add_argument("--lora-rank", type=int, default=8)
     ap.add_argument("--lora-alpha", type=float, default=8.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--width", type=int, default=1, help="channels times this (bench_train's --width)")
     ap.add_argument("--gradient-checkpointing", action="store_true",
                     help="torch.utils.checkpoint around every ResNet and attention block (diffusers' per-module "
                          "gradient checkpointing)")
     a = ap.parse_args()
     if a.batch <= 0 or a.steps <= 0 or a.warmup < 0:
         ap.error("batch and steps must be positive, warmup not negative")
+    if not 1 <= a.width <= 8:
+        ap.error("--width must lie in [1, 8]")
     if a.progressive_iter is None:
         a.progressive_iter = a.warmup + a.steps
     # The value does not change the cost; SaRA's is the official fit 1e-3·exp(−350·θ).
@@ -309,7 +312,8 @@ def main():
     random.seed(a.seed)
     if a.gradient_checkpointing:
         checkpoint_blocks()
-    model = UNet2DModel(REFERENCE)
+    config = dict(REFERENCE, block_out_channels=[c * a.width for c in REFERENCE["block_out_channels"]])
+    model = UNet2DModel(config)
     method = METHODS[a.method](model, a)
     ac = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000), 0)
     x0 = torch.randn(256, 1, 32, 32)
@@ -335,7 +339,7 @@ def main():
           f"peak_rss_mb={rss:.1f} base_rss_mb={base_rss:.1f} trainable={method.trainable} "
           f"state_mb={method.state_bytes / MIB:.2f} budget={a.budget} threshold={a.threshold:g} "
           f"lora_rank={a.lora_rank} progressive_iter={a.progressive_iter} lambda_rank={a.lambda_rank:g} "
-          f"checkpointing={int(a.gradient_checkpointing)} torch={torch.__version__}")
+          f"checkpointing={int(a.gradient_checkpointing)} width={a.width} torch={torch.__version__}")
 
 
 if __name__ == "__main__":

@@ -148,3 +148,43 @@ TEST(cli_train_then_sample_writes_its_outputs)
     snprintf(path, sizeof path, "%s/s.png", d);
     CHECK(access(path, R_OK) == 0);
 }
+
+/* Copies the "activations ..." field of the memory plan line of a log into out. */
+static void plan_activations(const char *log, char *out, size_t cap)
+{
+    out[0] = '\0';
+    FILE *fp = fopen(log, "rb");
+    char line[1024];
+    while (fp && fgets(line, sizeof line, fp)) {
+        const char *a = strstr(line, "| activations ");
+        if (strstr(line, "memory plan:") && a) {
+            snprintf(out, cap, "%.*s", (int)strcspn(a + 2, "|"), a + 2);
+            break;
+        }
+    }
+    if (fp)
+        fclose(fp);
+}
+
+/* --gradient-checkpointing reaches the model: the plan's activations shrink and the trained model
+ * is the same file. */
+TEST(cli_train_gradient_checkpointing_same_model_smaller_plan)
+{
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
+        printf("    (skipped: dataset-fashion-mnist not installed)\n");
+        return;
+    }
+    const char *d = test_tmpdir();
+    char cmd[4096], log[2][600], act[2][64], model[2][700];
+    for (int k = 0; k < 2; k++) {
+        snprintf(log[k], sizeof log[k], "%s/log%d", d, k);
+        snprintf(cmd, sizeof cmd,
+                 "train --threads 1 --limit 16 --steps 2 --batch 8 --samples-per-class 0 --method sara --out %s/ck%d%s",
+                 d, k, k ? " --gradient-checkpointing" : "");
+        CHECK_MSG(run_sara(cmd, log[k]) == 0, "train failed (see %s)", log[k]);
+        plan_activations(log[k], act[k], sizeof act[k]);
+        snprintf(model[k], sizeof model[k], "%s/ck%d/model/diffusion_pytorch_model.safetensors", d, k);
+    }
+    CHECK_MSG(act[0][0] && act[1][0] && strcmp(act[0], act[1]), "plans: '%s' and '%s'", act[0], act[1]);
+    CHECK_MSG(test_same_file(model[0], model[1]), "the models trained with and without checkpointing differ");
+}
