@@ -4,7 +4,8 @@
 # values, no leak of any kind (definite, indirect or possible), exit 1 on the first report.
 #   scripts/valgrind-check.sh [SARA_BINARY]      (default build-valgrind/sara)
 # Model: tests/fixtures/robust/tiny32_config.json (the tiny test UNet at 32×32, 11 classes);
-# data: Fashion-MNIST --limit 16; 2 steps each. Full, LoRA and SaRA training, then a merge of the
+# data: Fashion-MNIST --limit 16; 2 steps each. Full, LoRA (with gradient checkpointing, so the
+# re-run block heads and LoRA's re-formed inputs run too) and SaRA training, then a merge of the
 # LoRA and SaRA adapters into the base. Two threads, so the OpenMP and OpenBLAS paths run as they
 # do in use (valgrind serialises them); OMP_WAIT_POLICY set here stops the CLI re-executing
 # itself, which valgrind would not follow. Suppressions: scripts/valgrind.supp (one entry, the
@@ -27,10 +28,10 @@ step train "${common[@]}" --model-config tests/fixtures/robust/tiny32_config.jso
 step train "${common[@]}" --model-config tests/fixtures/robust/tiny32_config.json --steps 3 --save-every 1 \
     --samples-per-class 0 --resume --out "$out/base"
 step train "${common[@]}" --init "$out/base/model" --method lora --lora-rank 2 --steps 2 --samples-per-class 0 \
-    --out "$out/lora"
+    --gradient-checkpointing --out "$out/lora"
 step train "${common[@]}" --init "$out/base/model" --method sara --steps 2 --samples-per-class 0 --out "$out/sara"
 step sample --threads 2 --model "$out/lora/model" --per-class 1 --steps 2 --out "$out/samples.png"
 step merge --threads 2 --base "$out/base/model" --adapter "$out/sara/adapter.safetensors" \
     --adapter "$out/lora/adapter.safetensors" -o "$out/merged"
 step inspect "$out/merged"
-echo "valgrind: clean (train, resume, LoRA, SaRA, sample, merge, inspect)"
+echo "valgrind: clean (train, resume, LoRA with gradient checkpointing, SaRA, sample, merge, inspect)"
