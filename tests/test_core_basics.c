@@ -1,4 +1,4 @@
-/* test_core_basics.c — status messages, RNG streams and atomic files. */
+/* test_core_basics.c — status messages, RNG streams, atomic files and the meminfo reader. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -6,6 +6,7 @@
 #include "core/atomic_file.h"
 #include "core/rng.h"
 #include "core/status.h"
+#include "core/sysmem.h"
 #include "test.h"
 
 TEST(status_message_and_prefix)
@@ -61,4 +62,37 @@ TEST(atomic_file_commit_and_abort)
     char bad[600];
     snprintf(bad, sizeof bad, "%s/no/such/dir/x", test_tmpdir());
     CHECK_ERR(atomic_file_open(&af, bad), SARA_ERR_IO, "no/such/dir/x");
+}
+
+/* Writes text to a file in the test folder and returns sysmem_available's status on it. */
+static sara_status meminfo_from(const char *text, size_t *bytes)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/meminfo", test_tmpdir());
+    FILE *fp = fopen(path, "wb");
+    if (!fp)
+        return SARA_ERR_IO;
+    fputs(text, fp);
+    fclose(fp);
+    return sysmem_available(path, bytes);
+}
+
+TEST(sysmem_reads_memavailable_and_rejects_what_is_not)
+{
+    size_t b = 0;
+    CHECK_OK(meminfo_from("MemTotal:       16318412 kB\nMemFree:          891236 kB\n"
+                          "MemAvailable:   11532048 kB\nBuffers:          311500 kB\n", &b));
+    CHECK(b == (size_t)11532048 * 1024);
+    CHECK_OK(meminfo_from("MemAvailable: 7 kB\n", &b)); /* the first line */
+    CHECK(b == 7 * 1024);
+    CHECK(meminfo_from("MemTotal: 5 kB\nMemFree: 3 kB\n", &b) == SARA_ERR_FORMAT); /* old kernels */
+    CHECK(test_contains(sara_last_error(), "no MemAvailable line"));
+    CHECK(meminfo_from("XMemAvailable: 5 kB\n", &b) == SARA_ERR_FORMAT);        /* not at a line start */
+    CHECK(meminfo_from("MemAvailable: -5 kB\n", &b) == SARA_ERR_FORMAT);
+    CHECK(meminfo_from("MemAvailable: 5 MB\n", &b) == SARA_ERR_FORMAT);
+    CHECK(meminfo_from("MemAvailable: 99999999999999999999999 kB\n", &b) == SARA_ERR_FORMAT);
+    CHECK(sysmem_available("/no/such/meminfo", &b) == SARA_ERR_IO);
+    /* this machine's (Linux): a positive amount */
+    CHECK_OK(sysmem_available(SYSMEM_MEMINFO, &b));
+    CHECK(b > 0);
 }

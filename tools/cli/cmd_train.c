@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "core/status.h"
+#include "core/sysmem.h"
 #include "core/threads.h"
 #include "data/dataset.h"
 #include "diffusion/sampler.h"
@@ -121,11 +122,24 @@ void cli_default_model_config(unet_config *c)
 
 typedef struct {
     int tty, log_every;
+    int checkpointing;         /* --gradient-checkpointing, for the advice when memory is short */
     int64_t steps_done;
     double elapsed;
 } progress_state;
 
-static void print_plan(const train_memory *m)
+/* A plan larger than what the machine can give now would end in an out-of-memory kill, maybe
+ * hours in: say so before step 1 (a warning, not an error: memory may be freed meanwhile). */
+static void warn_if_short(size_t total, int checkpointing)
+{
+    size_t avail = 0;
+    char b[2][32];
+    if (sysmem_available(SYSMEM_MEMINFO, &avail) != SARA_OK || total <= avail)
+        return;
+    fprintf(stderr, "warning: the plan needs %s but %s is available now: lower --batch%s\n",
+            cli_bytes(total, b[0], 32), cli_bytes(avail, b[1], 32), checkpointing ? "" : " or add --gradient-checkpointing");
+}
+
+static void print_plan(const train_memory *m, int checkpointing)
 {
     char b[7][32];
     size_t total = m->weights + m->method_state + m->ema + m->activations + m->act_grads + m->scratch + m->batch_buffers;
@@ -135,6 +149,7 @@ static void print_plan(const train_memory *m)
             cli_bytes(m->weights, b[0], 32), cli_bytes(m->method_state, b[1], 32), cli_bytes(m->ema, b[2], 32),
             cli_bytes(m->activations, b[3], 32), cli_bytes(m->act_grads, b[4], 32),
             cli_bytes(m->scratch + m->batch_buffers, b[5], 32), cli_bytes(total, b[6], 32));
+    warn_if_short(total, checkpointing);
     fprintf(stderr, "parameters: %" PRId64 " total, %" PRId64 " trainable\n", m->total_params, m->trainable_params);
     if (m->resumed_from)
         fprintf(stderr, "resuming after step %" PRId64 "\n", m->resumed_from);
@@ -144,7 +159,7 @@ static void on_progress(const train_progress *p, void *ctx)
 {
     progress_state *ps = ctx;
     if (p->memory) {
-        print_plan(p->memory);
+        print_plan(p->memory, ps->checkpointing);
         return;
     }
     ps->elapsed += p->step_seconds;
@@ -289,7 +304,9 @@ static sara_status run(const train_args *a, const char *config_json)
         fprintf(stderr, "data: %s, %d images %d×%d×%d, %d classes\n", d.source, d.count, d.channels, d.height, d.width,
                 d.num_classes);
         fprintf(stderr, "blas: %s\n", sara_blas_description());
-        progress_state ps = {.tty = isatty(2), .log_every = a->log_every > 0 ? a->log_every : 1};
+        progress_state ps = {.tty = isatty(2),
+                             .log_every = a->log_every > 0 ? a->log_every : 1,
+                             .checkpointing = a->gradient_checkpointing};
         struct sigaction old[2];
         stop_signals_install(old);
         s = train_run(m, &sched, &d, &o, on_progress, &ps);
