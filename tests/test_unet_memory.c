@@ -1,8 +1,9 @@
 /* test_unet_memory.c — the UNet's activation memory: the inference forward (unet_infer) gives the
  * training forward's output bit for bit (both fixture models, with and without LoRA, after and
  * before a training pass), backward needs a training forward of its own, the planned arenas are
- * far below keep-everything sizes, gradient checkpointing gives the same bits with less memory, and the pool allocator (unet_pool.c) reuses gaps and hands out
- * the same offsets when planning and when running. Correctness of outputs and gradients against
+ * far below keep-everything sizes, gradient checkpointing gives the same bits with less memory,
+ * and the pool allocator (unet_pool.c) reuses gaps and hands out the same offsets when planning
+ * and when running. Correctness of outputs and gradients against
  * PyTorch is test_unet.c's; here the reference is the training forward itself. */
 #include <stdlib.h>
 #include <string.h>
@@ -188,7 +189,7 @@ static int same_floats(const char *what, const char *name, const float *a, const
 static int checkpointing_matches(unet *m, const char *what)
 {
     mem_io io;
-    pass_result plain, ck;
+    pass_result plain = {0}, ck = {0}; /* freeable even if a step below is skipped */
     int ok = io_make(&io, m, 23);
     unet_set_gradient_checkpointing(m, 0);
     ok = ok && run_pass(m, &io, &plain);

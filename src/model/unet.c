@@ -7,7 +7,9 @@
  * Buffers are given back as soon as nothing reads them: an inference forward keeps only the skip
  * connections and the current layer's buffers; a training forward keeps the layer outputs (but
  * copies: concatenation, upsampling), the norms' statistics and each ResNet block's h, and
- * backward re-forms what it did not keep (same kernels, same bits). */
+ * backward re-forms what it did not keep (same kernels, same bits). Under gradient checkpointing
+ * ResNet and attention blocks keep only their outputs, and backward re-runs the head of each
+ * (refill) before the block's backward: the same bits again, for about one conv per block. */
 #include "model/unet_internal.h"
 
 #include <math.h>
