@@ -517,13 +517,13 @@ static void attention_fwd(unet *m, layer *L, int B, const float *x, float *y)
     give(a, proj);
 }
 
-/* Under gradient checkpointing a training forward keeps nothing of these layers but their
- * outputs (their h, tokens, q, k, v and probabilities are most of the activations); their
- * backward re-runs the head of their forward first (refill). */
-static int checkpointed(const unet *m, const layer *L)
-{
-    return m->checkpointing && (L->kind == L_RESNET || L->kind == L_ATTN);
-}
+/* The layers gradient checkpointing can re-run: their h, tokens, q, k, v and probabilities are
+ * most of the activations a training forward keeps. */
+static int recomputable(const layer *L) { return L->kind == L_RESNET || L->kind == L_ATTN; }
+
+/* Under gradient checkpointing a training forward keeps nothing of the chosen layers
+ * (choose_recompute) but their outputs; their backward re-runs their head first (refill). */
+static int checkpointed(const unet *m, const layer *L) { return m->checkpointing && L->recompute; }
 
 static void layer_forward(unet *m, layer *L, int B)
 {
@@ -874,6 +874,46 @@ static sara_status plan_pass(unet *m, int mode, int B)
     return SARA_OK;
 }
 
+/* FLOPs of re-running layer L's head for one sample: conv1 (+ the time projection), or the q,
+ * k, v projections and the attention products. */
+static double head_flops(const layer *L)
+{
+    double T = (double)L->H * L->W;
+    if (L->kind == L_RESNET)
+        return 2.0 * L->Co * T * L->C * L->c1.s.KH * L->c1.s.KW;
+    return 3 * 2.0 * T * L->C * L->C + 2 * 2.0 * T * T * L->C;
+}
+
+/* Which layers gradient checkpointing re-runs at batch B. Re-running a block lowers the peak only
+ * if its kept tensors are live there, that is if its backward comes after the peak: the last
+ * blocks of the up path, whose backward runs first, gain nothing and have the most expensive
+ * heads (32×32 planes, wide concatenated inputs). So start from every block re-run, then, most
+ * expensive head first, let a block keep its tensors if the planned peak does not grow. */
+static sara_status choose_recompute(unet *m, int B)
+{
+    int order[UNET_MAX_LAYERS], n = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        layer *L = &m->layers[i];
+        L->recompute = recomputable(L);
+        if (!L->recompute)
+            continue;
+        int j = n++; /* insertion sort by head cost, descending; ties keep layer order */
+        for (; j > 0 && head_flops(&m->layers[order[j - 1]]) < head_flops(L); j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+    SARA_TRY(plan_pass(m, UNET_PLAN_TRAIN, B));
+    size_t peak = m->mem.peak;
+    for (int k = 0; k < n; k++) {
+        layer *L = &m->layers[order[k]];
+        L->recompute = 0;
+        SARA_TRY(plan_pass(m, UNET_PLAN_TRAIN, B));
+        if (m->mem.peak > peak)
+            L->recompute = 1;
+    }
+    return SARA_OK;
+}
+
 /* Plans pass `mode` at batch B unless that is the current plan, and grows the arena to fit. */
 static sara_status ensure_plan(unet *m, int mode, int B)
 {
@@ -881,6 +921,8 @@ static sara_status ensure_plan(unet *m, int mode, int B)
         return sara_fail(SARA_ERR_INVALID, "batch size must be positive, got %d", B);
     if (m->plan_mode == mode && m->plan_B == B)
         return SARA_OK;
+    if (mode == UNET_PLAN_TRAIN && m->checkpointing)
+        SARA_TRY(choose_recompute(m, B));
     SARA_TRY(plan_pass(m, mode, B));
     size_t need = m->mem.peak;
     if (need > m->mem.cap || !m->mem.base) {

@@ -39,7 +39,9 @@ param_table *unet_params(unet *m);
  * ResNet and attention blocks, not their h, tokens, q, k, v and probabilities, and backward re-runs
  * the first part of each such block's forward before its backward. Gradients are the same bits;
  * the activations kept shrink by about half, at the price of about one more conv per ResNet
- * block. Takes effect at the next unet_forward (which plans again). */
+ * block. Only blocks whose kept tensors would be live at the training peak re-run: planned per
+ * batch size, so the peak is the one with every block re-run. Takes effect at the next
+ * unet_forward (which plans again). */
 void unet_set_gradient_checkpointing(unet *m, int on);
 
 /* Plans the training and inference passes for batch B and allocates the training arena (forward

@@ -66,6 +66,7 @@ typedef struct {
     lin_p q, k, v, o;          /* L_ATTN to_q, to_k, to_v, to_out.0 */
     int heads, D;
     float scale;               /* output divided by this (output_scale_factor / rescale_output_factor) */
+    int recompute;             /* under gradient checkpointing: keep only the output, re-run the head */
     /* Kept by a training forward for backward (given back by it); each (B, ...) as noted at the
      * take() calls. Nothing backward can re-form cheaply is kept: the norms' outputs and their
      * SiLU are recomputed from the block input (or h) and the statistics. */
