@@ -160,28 +160,32 @@ static real gn_beta_grad(const void *ctx, int64_t c)
     return (real)t;
 }
 
-/* With ĝ = dy·γ: dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ · x̂)) over each group. */
-static void gn_input_grad(real *dx, const gn_grad_ctx *k, const real *gamma)
+/* With ĝ = dy·γ: dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ · x̂)) over group bg. */
+static void gn_group_input_grad(real *dx, const gn_grad_ctx *k, const real *gamma, int bg)
 {
     int Cg = k->C / k->G, HW = k->HW;
     double n = (double)Cg * HW;
-#pragma omp parallel for schedule(static)
-    for (int bg = 0; bg < k->B * k->G; bg++) {
-        int b = bg / k->G, g = bg % k->G;
-        real m = k->mean[bg], r = k->rstd[bg];
-        double sg = 0, sgx = 0, s[2];
-        for (int cl = 0; cl < Cg; cl++) {
-            double a = gamma ? gamma[g * Cg + cl] : 1;
-            gn_channel_sums(k, b, g * Cg + cl, s);
-            sg += a * s[0];
-            sgx += a * s[1];
-        }
-        real mg = (real)(sg / n), mgx = (real)(sgx * r / n);
-        for (int cl = 0; cl < Cg; cl++) {
-            size_t o = ((size_t)bg * Cg + cl) * HW;
-            gn_dx(dx + o, k->dy + o, k->x + o, m, r, gamma ? gamma[g * Cg + cl] : 1, mg, mgx, HW);
-        }
+    int b = bg / k->G, g = bg % k->G;
+    real m = k->mean[bg], r = k->rstd[bg];
+    double sg = 0, sgx = 0, s[2];
+    for (int cl = 0; cl < Cg; cl++) {
+        double a = gamma ? gamma[g * Cg + cl] : 1;
+        gn_channel_sums(k, b, g * Cg + cl, s);
+        sg += a * s[0];
+        sgx += a * s[1];
     }
+    real mg = (real)(sg / n), mgx = (real)(sgx * r / n);
+    for (int cl = 0; cl < Cg; cl++) {
+        size_t o = ((size_t)bg * Cg + cl) * HW;
+        gn_dx(dx + o, k->dy + o, k->x + o, m, r, gamma ? gamma[g * Cg + cl] : 1, mg, mgx, HW);
+    }
+}
+
+static void gn_input_grad(real *dx, const gn_grad_ctx *k, const real *gamma)
+{
+#pragma omp parallel for schedule(static)
+    for (int bg = 0; bg < k->B * k->G; bg++)
+        gn_group_input_grad(dx, k, gamma, bg);
 }
 
 void OPS_NAME(groupnorm_backward)(real *dx, const ops_sink_t *dgamma, const ops_sink_t *dbeta, const real *dy,
@@ -299,20 +303,25 @@ void OPS_NAME(groupnorm_silu_backward)(real *dx, const ops_sink_t *dgamma, const
     int Cg = C / G;
     /* (B, C, 2): Σ dv and Σ dv·(x − mean) per (b, c), which dx, dgamma and dbeta all need */
     double *sums = malloc((size_t)B * C * 2 * sizeof *sums);
+    gn_grad_ctx k = {dy, x, mean, rstd, sums, B, C, HW, G};
+    /* One group at a time: its sums, then (from the cache: a group is Cg·HW values of dv and x)
+     * its dx, where two passes over the whole tensor read everything from memory twice. */
 #pragma omp parallel for schedule(static)
-    for (int bc = 0; bc < B * C; bc++) {
-        int c = bc % C, bg = bc / C * G + c / Cg;
-        double unused[2];
-        gn_silu_grad_sums(dy + (size_t)bc * HW, x + (size_t)bc * HW, mean[bg], rstd[bg], gamma ? gamma[c] : 1,
-                          beta ? beta[c] : 0, (size_t)HW, sums ? sums + 2 * (size_t)bc : unused);
+    for (int bg = 0; bg < B * G; bg++) {
+        for (int cl = 0; cl < Cg; cl++) {
+            int c = bg % G * Cg + cl;
+            size_t bc = (size_t)bg * Cg + cl;
+            double unused[2];
+            gn_silu_grad_sums(dy + bc * HW, x + bc * HW, mean[bg], rstd[bg], gamma ? gamma[c] : 1,
+                              beta ? beta[c] : 0, (size_t)HW, sums ? sums + 2 * bc : unused);
+        }
+        if (sums && dx)
+            gn_group_input_grad(dx, &k, gamma, bg);
     }
     if (!sums) { /* without the memory: dy now holds dv, and the plain backward forms its own sums */
         OPS_NAME(groupnorm_backward)(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, B, C, HW, G);
         return;
     }
-    gn_grad_ctx k = {dy, x, mean, rstd, sums, B, C, HW, G};
-    if (dx)
-        gn_input_grad(dx, &k, gamma);
     OPS_NAME(ops_sink_each)(dgamma, C, gn_gamma_grad, &k);
     OPS_NAME(ops_sink_each)(dbeta, C, gn_beta_grad, &k);
     free(sums);
